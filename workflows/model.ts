@@ -1,0 +1,210 @@
+// The agent's domain model: shared by the decision module, the workflow, HCM and the gateway.
+// Pure types and constants only: this file is bundled into the workflow sandbox.
+
+export const STATUSES = ['ONLINE', 'IDLE', 'BUSY', 'ABNORMAL', 'OFFLINE'] as const;
+export type Status = (typeof STATUSES)[number];
+
+export const STATUS_CODE: Record<Status, number> = {
+  ONLINE: 1000,
+  IDLE: 1001,
+  BUSY: 1002,
+  ABNORMAL: 1003,
+  OFFLINE: 1004,
+};
+
+export type Cause =
+  | 'INITIAL'
+  | 'TASK_ASSIGNED'
+  | 'NO_TASK'
+  | 'NO_ACTION'
+  | 'NOT_ON_APP'
+  | 'ABNORMAL_TIMEOUT'
+  | 'ACTIVITY_RESUMED'
+  | 'AGENT_REQUEST'
+  | 'SUPERVISOR'
+  | 'POLICY';
+
+/** Event types of DESIGN.md. */
+export const EventType = {
+  HEARTBEAT: 1,
+  WORK_STATUS: 2,
+  TICKET_OPENED: 3,
+  TICKET_REPLIED: 4,
+  TICKET_COMPLETED: 5,
+  TICKET_TRANSFERRED: 6,
+  TICKET_ESCALATED: 7,
+  TICKET_HANDED_OFF: 8,
+  TICKET_REOPENED: 9,
+} as const;
+
+/** Types only Vigil produces; clients may not send them. */
+export const INTERNAL_EVENT_TYPES: readonly number[] = [3001, 3002, 3003, 4000];
+
+export function isClientEventType(type: number): boolean {
+  return (type >= 1 && type <= 12) || (type >= 100 && type <= 105);
+}
+/** Open tasks +1. */
+export function opensTask(type: number): boolean {
+  return type === 3 || type === 9;
+}
+/** Open tasks −1. */
+export function closesTask(type: number): boolean {
+  return type >= 5 && type <= 8;
+}
+/** Everything a client sends except a heartbeat is an action (work-status changes included). */
+export function isAction(type: number): boolean {
+  return type !== EventType.HEARTBEAT;
+}
+
+export interface RuleWindows {
+  idleAfterNoTaskSec: number;
+  remindAfterNoActionSec: number;
+  abnormalAfterNoActionSec: number;
+  offlineAfterAbnormalSec: number;
+}
+
+export interface Rule {
+  ruleId: string;
+  version: number;
+  windows: RuleWindows;
+  reminderLockSec: number;
+  offlineRecovery: 'manual' | 'onActivity';
+  reconnectGraceSec: number;
+}
+
+export const DEFAULT_RULE: Rule = {
+  ruleId: 'default',
+  version: 0,
+  windows: {
+    idleAfterNoTaskSec: 30,
+    remindAfterNoActionSec: 480,
+    abnormalAfterNoActionSec: 600,
+    offlineAfterAbnormalSec: 600,
+  },
+  reminderLockSec: 840,
+  offlineRecovery: 'manual',
+  reconnectGraceSec: 60,
+};
+
+/** One event as a client sends it (PROTOCOL.md), plus the device the gateway saw it on. */
+export interface AgentEvent {
+  reqId: string;
+  type: number;
+  ts: number;
+  channel?: string;
+  ticketId?: string;
+  index?: number;
+  data?: Record<string, unknown>;
+  deviceId?: string;
+}
+
+export type ActorKind = 'agent' | 'supervisor' | 'admin' | 'service' | 'system';
+export interface Actor {
+  kind: ActorKind;
+  id: string;
+}
+
+export interface DeviceState {
+  connected: boolean;
+  /** ms: when it last connected or disconnected. */
+  since: number;
+}
+
+/** What the workflow knows about its agent. Plain JSON: carried across continue-as-new. */
+export interface AgentState {
+  tenant: string;
+  agentId: string;
+  status: Status;
+  cause: Cause;
+  /** ms: when the current status was committed. */
+  since: number;
+  /** HCM's per-agent version of the committed status. */
+  version: number;
+  /** The status before ABNORMAL, restored on any action. */
+  priorStatus: Status | null;
+  /** True when OFFLINE was set by a window (not by a request). */
+  offlineByWindow: boolean;
+  taskCount: number;
+  /** ms: when the open-task count last became 0 (basis of the IDLE window). */
+  noTaskSince: number;
+  devices: Record<string, DeviceState>;
+  /** ms: the latest action (basis of the reminder and ABNORMAL windows). */
+  lastActionAt: number;
+  lastHeartbeatAt: number | null;
+  lastReminderAt: number | null;
+  rule: Rule;
+  /** Bounded, oldest first. */
+  recentReqIds: string[];
+  /**
+   * Dedupe keys of window candidates already proposed at this HCM version, oldest first, so a
+   * rejected or superseded window does not fire again and again. Cleared when the version changes.
+   */
+  proposedKeys?: string[];
+}
+
+export type Input =
+  | { kind: 'events'; events: AgentEvent[]; at: number }
+  | { kind: 'device'; deviceId: string; connected: boolean; at: number }
+  | { kind: 'timer'; at: number }
+  | { kind: 'hcm'; reply: HcmReply; at: number }
+  | { kind: 'manual'; status: Status; actor: Actor; reason?: string; requestId: string; at: number };
+
+export interface Candidate {
+  tenant: string;
+  agentId: string;
+  from: Status;
+  to: Status;
+  cause: Cause;
+  actor: Actor;
+  reason?: string;
+  /** The facts as the workflow saw them when it proposed the change. */
+  basis: { lastActionAt: number; taskCount: number; onApp: boolean; version: number };
+  ruleId: string;
+  ruleVersion: number;
+  /** ms: start of the window (or the request time) this candidate answers. */
+  windowStart: number;
+  /** Unique per real-world transition: agent + rule + window start (+ target). */
+  dedupeKey: string;
+  proposedAt: number;
+}
+
+export interface Reminder {
+  tenant: string;
+  agentId: string;
+  cause: 'NO_ACTION' | 'NOT_ON_APP';
+  lastActionAt: number;
+  lockSec: number;
+  dedupeKey: string;
+  at: number;
+}
+
+/** What HCM knows; the workflow adopts it. */
+export interface Facts {
+  status: Status;
+  cause: Cause;
+  since: number;
+  version: number;
+  priorStatus: Status | null;
+  offlineByWindow: boolean;
+  taskCount: number;
+  rule: Rule;
+}
+
+export type HcmReply =
+  | { committed: true; candidate: Candidate; facts: Facts }
+  | { committed: false; candidate: Candidate; reason: string; facts: Facts };
+
+export type PlannedAction = 'IDLE' | 'REMIND' | 'ABNORMAL' | 'OFFLINE' | 'DEVICE_GONE';
+
+export interface Decision {
+  state: AgentState;
+  candidates: Candidate[];
+  reminders: Reminder[];
+  /** The earliest deadline and what happens then; null when no window is running. */
+  next: { at: number; action: PlannedAction } | null;
+  /** reqIds of this input already seen. */
+  duplicates: string[];
+}
+
+export const RECENT_REQ_IDS_MAX = 512;
+export const PROPOSED_KEYS_MAX = 16;
