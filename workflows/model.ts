@@ -188,6 +188,9 @@ export interface Facts {
   offlineByWindow: boolean;
   taskCount: number;
   rule: Rule;
+  /** Operator-facing attributes of the agent (search attributes). */
+  businessLine?: string;
+  skillGroups?: string[];
 }
 
 export type HcmReply =

@@ -1,0 +1,103 @@
+import type pg from 'pg';
+import { DEFAULT_RULE, type Rule } from '../workflows/model.ts';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+export interface RuleRow extends Rule {
+  tenant: string;
+  scope: { businessLine?: string; skillGroups?: string[]; channels?: string[] };
+  enabled: boolean;
+  updatedAt: string;
+}
+
+export interface RuleInput {
+  scope?: { businessLine?: string; skillGroups?: string[]; channels?: string[] };
+  windows?: Partial<Rule['windows']>;
+  reminderLockSec?: number;
+  reconnectGraceSec?: number;
+  offlineRecovery?: Rule['offlineRecovery'];
+  enabled?: boolean;
+}
+
+const COLUMNS = `rule_id, version, business_line, skill_groups, channels, idle_after_no_task_sec,
+  remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec,
+  reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled, updated_at, tenant`;
+
+function toRule(r: Record<string, any>): RuleRow {
+  return {
+    tenant: r.tenant,
+    ruleId: r.rule_id,
+    version: r.version,
+    windows: {
+      idleAfterNoTaskSec: r.idle_after_no_task_sec,
+      remindAfterNoActionSec: r.remind_after_no_action_sec,
+      abnormalAfterNoActionSec: r.abnormal_after_no_action_sec,
+      offlineAfterAbnormalSec: r.offline_after_abnormal_sec,
+    },
+    reminderLockSec: r.reminder_lock_sec,
+    reconnectGraceSec: r.reconnect_grace_sec,
+    offlineRecovery: r.offline_recovery,
+    scope: {
+      ...(r.business_line !== null ? { businessLine: r.business_line } : {}),
+      ...(r.skill_groups !== null ? { skillGroups: r.skill_groups } : {}),
+      ...(r.channels !== null ? { channels: r.channels } : {}),
+    },
+    enabled: r.enabled,
+    updatedAt: new Date(r.updated_at).toISOString(),
+  };
+}
+
+export function plainRule(r: RuleRow): Rule {
+  const { ruleId, version, windows, reminderLockSec, reconnectGraceSec, offlineRecovery } = r;
+  return { ruleId, version, windows, reminderLockSec, reconnectGraceSec, offlineRecovery };
+}
+
+/**
+ * The most specific enabled rule whose scope matches the agent (tenant → business line → skill
+ * group → channel); DEFAULT_RULE when none matches. Ties go to the most recently updated rule.
+ */
+export async function resolveRule(db: Queryable, tenant: string, agentId: string): Promise<Rule> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS.split(',').map((c) => 'r.' + c.trim()).join(', ')}
+       FROM rules r JOIN agents a ON a.tenant = r.tenant AND a.agent_id = $2
+      WHERE r.tenant = $1 AND r.enabled
+        AND (r.business_line IS NULL OR r.business_line = a.business_line)
+        AND (r.skill_groups IS NULL OR r.skill_groups && a.skill_groups)
+        AND (r.channels IS NULL OR r.channels && a.channels)
+      ORDER BY (r.channels IS NOT NULL)::int * 4 + (r.skill_groups IS NOT NULL)::int * 2
+             + (r.business_line IS NOT NULL)::int DESC, r.updated_at DESC, r.rule_id
+      LIMIT 1`,
+    [tenant, agentId],
+  );
+  return rows[0] ? plainRule(toRule(rows[0])) : DEFAULT_RULE;
+}
+
+/** Create or replace a rule; every change bumps its version. */
+export async function upsertRule(db: Queryable, tenant: string, ruleId: string, input: RuleInput): Promise<RuleRow> {
+  const w = { ...DEFAULT_RULE.windows, ...input.windows };
+  const { rows } = await db.query(
+    `INSERT INTO rules (tenant, rule_id, business_line, skill_groups, channels, idle_after_no_task_sec,
+        remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec,
+        reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+     ON CONFLICT (tenant, rule_id) DO UPDATE SET version = rules.version + 1,
+        business_line = EXCLUDED.business_line, skill_groups = EXCLUDED.skill_groups,
+        channels = EXCLUDED.channels, idle_after_no_task_sec = EXCLUDED.idle_after_no_task_sec,
+        remind_after_no_action_sec = EXCLUDED.remind_after_no_action_sec,
+        abnormal_after_no_action_sec = EXCLUDED.abnormal_after_no_action_sec,
+        offline_after_abnormal_sec = EXCLUDED.offline_after_abnormal_sec,
+        reminder_lock_sec = EXCLUDED.reminder_lock_sec, reconnect_grace_sec = EXCLUDED.reconnect_grace_sec,
+        offline_recovery = EXCLUDED.offline_recovery, enabled = EXCLUDED.enabled, updated_at = now()
+     RETURNING ${COLUMNS}`,
+    [tenant, ruleId, input.scope?.businessLine ?? null, input.scope?.skillGroups ?? null, input.scope?.channels ?? null,
+      w.idleAfterNoTaskSec, w.remindAfterNoActionSec, w.abnormalAfterNoActionSec, w.offlineAfterAbnormalSec,
+      input.reminderLockSec ?? DEFAULT_RULE.reminderLockSec, input.reconnectGraceSec ?? DEFAULT_RULE.reconnectGraceSec,
+      input.offlineRecovery ?? DEFAULT_RULE.offlineRecovery, input.enabled ?? true],
+  );
+  return toRule(rows[0]);
+}
+
+export async function listRules(db: Queryable, tenant: string): Promise<RuleRow[]> {
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM rules WHERE tenant = $1 ORDER BY rule_id`, [tenant]);
+  return rows.map(toRule);
+}

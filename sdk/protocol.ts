@@ -1,0 +1,112 @@
+// Wire shapes of the workbench side of PROTOCOL.md ("Websocket GET /v1/ws" and the HTTP fallback).
+// Types only, so the SDK stays free of runtime dependencies.
+
+/** Event types a workbench may send (DESIGN.md "States, events, windows"). */
+export const EventType = {
+  HEARTBEAT: 1,
+  WORK_STATUS: 2,
+  TICKET_OPENED: 3,
+  TICKET_REPLIED: 4,
+  TICKET_COMPLETED: 5,
+  TICKET_TRANSFERRED: 6,
+  TICKET_ESCALATED: 7,
+  TICKET_HANDED_OFF: 8,
+  TICKET_REOPENED: 9,
+  CLICK: 100,
+  KEY: 101,
+  MOUSE: 102,
+  STATUS_SWITCH: 103,
+  OUTBOUND_CALL: 104,
+  URL_CHANGE: 105,
+} as const;
+
+/** Ticket events are types 3–12. */
+export type TicketEventType = 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12;
+
+export type WorkStatus = 'ONLINE' | 'BUSY' | 'OFFLINE';
+
+/** Most events a single `events` frame or fallback POST may carry. */
+export const MAX_EVENTS_PER_FRAME = 100;
+
+export interface EventFields {
+  channel?: string;
+  ticketId?: string;
+  index?: number;
+  data?: Record<string, unknown>;
+}
+
+export interface WireEvent extends EventFields {
+  reqId: string;
+  type: number;
+  ts: number;
+}
+
+export interface ModuleRef {
+  module: string;
+  entity: string;
+}
+
+export interface StatusSnapshot {
+  status: string;
+  statusCode: number;
+  since: string;
+  cause?: string;
+}
+
+export interface Welcome {
+  type: 'welcome';
+  sessionId: string;
+  agentId: string;
+  tenant: string;
+  heartbeatIntervalMs: number;
+  status?: StatusSnapshot;
+}
+
+export interface Rejection {
+  reqId: string;
+  code: string;
+  message?: string;
+}
+
+export interface Receipt {
+  type?: 'receipt';
+  accepted: string[];
+  duplicates: string[];
+  rejected: Rejection[];
+}
+
+/** A push from the websocket or a message from `GET /v1/messages`; same shape either way. */
+export interface PushMessage {
+  msgId: string;
+  topic: string;
+  data: unknown;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  code: string;
+  message?: string;
+}
+
+export type ServerFrame =
+  | Welcome
+  | (Receipt & { type: 'receipt' })
+  | (PushMessage & { type: 'push' })
+  | ErrorFrame;
+
+export type ClientFrame =
+  | { type: 'hello'; token: string; deviceId: string; modules: ModuleRef[] }
+  | { type: 'events'; events: WireEvent[] }
+  | { type: 'ack'; msgIds: string[] }
+  | { type: 'register'; module: string; entity: string }
+  | { type: 'unregister'; module: string; entity: string };
+
+/** Close codes from PROTOCOL.md. */
+export const CloseCode = {
+  BAD_FRAME: 4400,
+  UNAUTHORIZED: 4401,
+  FORBIDDEN: 4403,
+  HELLO_TIMEOUT: 4408,
+  RATE_LIMITED: 4429,
+  TOO_BIG: 1009,
+} as const;

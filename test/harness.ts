@@ -1,0 +1,83 @@
+// Shared by integration tests: clients to the global Postgres and Temporal, and a real worker.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createPool, type Pool } from '../db/pool.ts';
+import { upsertRule, type RuleInput } from '../db/rules.ts';
+import { createAgentWorker, quietRuntime } from '../workers/agent-worker.ts';
+
+export interface Harness {
+  pool: Pool;
+  client: Client;
+  taskQueue: string;
+  tenant: string;
+  startWorker(): Promise<RunningWorker>;
+  close(): Promise<void>;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** Each test file gets its own tenant and task queue, so files never see each other's agents. */
+export async function createHarness(name: string): Promise<Harness> {
+  quietRuntime();
+  const pool = createPool(inject('databaseUrl'), 10);
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const client = new Client({ connection });
+  const taskQueue = `vigil-test-${name}-${randomUUID().slice(0, 8)}`;
+  const tenant = `t-${name}-${randomUUID().slice(0, 6)}`;
+  const code = await fs.readFile(inject('workflowBundlePath'), 'utf8');
+  const running: RunningWorker[] = [];
+
+  return {
+    pool,
+    client,
+    taskQueue,
+    tenant,
+    async startWorker() {
+      const nc = await NativeConnection.connect({ address: inject('temporalAddress') });
+      const worker = await createAgentWorker({ connection: nc, namespace: 'default', taskQueue, workflowBundle: { code }, pool, region: 'local' });
+      const done = worker.run();
+      const rw: RunningWorker = {
+        worker,
+        async stop() {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await done;
+          await nc.close();
+          running.splice(running.indexOf(rw), 1);
+        },
+      };
+      running.push(rw);
+      return rw;
+    },
+    async close() {
+      for (const w of [...running]) await w.stop();
+      await connection.close();
+      await pool.end();
+    },
+  };
+}
+
+export function setRule(h: Harness, ruleId: string, rule: RuleInput) {
+  return upsertRule(h.pool, h.tenant, ruleId, rule);
+}
+
+/** Polls `fn` until it returns a truthy value or the time is up (integration tests only). */
+export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

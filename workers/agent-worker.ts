@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
+import { createHcmActivities, type HcmDeps } from '../activities/hcm.ts';
+
+export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+
+/** Bundles the workflow code once (webpack); pass the result to every worker of the process. */
+export async function bundleWorkflows(): Promise<{ code: string }> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return { code };
+}
+
+const quietBundlerLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (m: string) => process.stderr.write(`workflow bundle: ${m}\n`),
+  error: (m: string) => process.stderr.write(`workflow bundle: ${m}\n`),
+};
+
+export interface AgentWorkerOptions extends HcmDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  workflowBundle: WorkflowBundleOption;
+}
+
+let runtimeInstalled = false;
+/** The SDK logs every worker state change at INFO; Vigil's processes want warnings only. */
+export function quietRuntime() {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_LOG_LEVEL as 'WARN') ?? 'WARN') });
+  } catch {
+    // Already installed by the host process.
+  }
+}
+
+export function createAgentWorker(o: AgentWorkerOptions): Promise<Worker> {
+  quietRuntime();
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    workflowBundle: o.workflowBundle,
+    activities: createHcmActivities(o),
+    // Agents are long-lived and mostly idle: keep many cached, poll modestly.
+    maxCachedWorkflows: 5000,
+    // After a worker restart its agents' next tasks wait this long on the old sticky queue: keep
+    // it short so a window that fires then lands on time.
+    stickyQueueScheduleToStartTimeout: '2 seconds',
+  });
+}

@@ -1,0 +1,163 @@
+// The agent workflow: one per agent, forever. A thin shell around the pure decision module:
+// inputs queue up, the main loop feeds them (and durable-timer fires) to `decide`, sends the
+// candidates to HCM and adopts its answer. Workflows compute candidates; HCM commits facts.
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { HcmActivities } from '../activities/hcm.ts';
+import {
+  eventsSignal,
+  setStatusUpdate,
+  stateQuery,
+  type AgentWorkflowInput,
+  type LiveState,
+  type SetStatusResult,
+  type TimelineEntry,
+} from './contract.ts';
+import { adoptFacts, decide, initialState, isOnApp, nextDeadline } from './decide.ts';
+import { STATUSES, type AgentState, type Facts, type Input } from './model.ts';
+
+const hcm = proxyActivities<HcmActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', backoffCoefficient: 2 },
+});
+
+const TIMELINE_MAX = 50;
+const ANSWERED_MAX = 64;
+
+export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
+  const { tenant, agentId } = input;
+  const inbox: Input[] = [...(input.carried?.inbox ?? [])];
+  const timeline: TimelineEntry[] = [...(input.carried?.timeline ?? [])];
+  const answered = new Map<string, SetStatusResult>(input.carried?.answered ?? []);
+  let state: AgentState = input.carried?.state ?? initialState(tenant, agentId, Date.now());
+  let runInputs = 0;
+
+  const note = (kind: TimelineEntry['kind'], detail: string) => {
+    timeline.push({ at: Date.now(), kind, detail });
+    if (timeline.length > TIMELINE_MAX) timeline.shift();
+  };
+
+  setHandler(eventsSignal, (batch) => {
+    const at = Date.now();
+    for (const d of batch.devices ?? []) inbox.push({ kind: 'device', deviceId: d.deviceId, connected: d.connected, at });
+    if (batch.events?.length) inbox.push({ kind: 'events', events: batch.events, at });
+  });
+
+  setHandler(
+    setStatusUpdate,
+    async (req) => {
+      if (!answered.has(req.requestId)) {
+        inbox.push({ kind: 'manual', status: req.status, actor: req.actor, reason: req.reason, requestId: req.requestId, at: Date.now() });
+        await condition(() => answered.has(req.requestId));
+      }
+      return answered.get(req.requestId)!;
+    },
+    {
+      validator: (req) => {
+        if (!STATUSES.includes(req.status)) throw new Error(`unknown status ${String(req.status)}`);
+        if (!req.requestId) throw new Error('requestId is required');
+        if (req.actor?.kind === 'agent' && !['ONLINE', 'BUSY', 'OFFLINE'].includes(req.status)) {
+          throw new Error(`an agent may set only ONLINE, BUSY or OFFLINE, not ${req.status}`);
+        }
+      },
+    },
+  );
+
+  setHandler(stateQuery, (): LiveState => {
+    const now = Date.now();
+    return {
+      tenant,
+      agentId,
+      status: state.status,
+      cause: state.cause,
+      since: state.since,
+      version: state.version,
+      taskCount: state.taskCount,
+      onApp: isOnApp(state, now),
+      devices: state.devices,
+      lastActionAt: state.lastActionAt,
+      next: nextDeadline(state),
+      rule: { ruleId: state.rule.ruleId, version: state.rule.version },
+      timeline: [...timeline].reverse(),
+      runInputs,
+    };
+  });
+
+  let published = input.carried !== undefined;
+  const adopt = (facts: Facts) => {
+    const before = state.status;
+    state = adoptFacts(state, facts);
+    if (state.status !== before || !published) publishAttributes(facts);
+    published = true;
+  };
+
+  const apply = async (inp: Input) => {
+    runInputs++;
+    const d = decide(state, inp);
+    state = d.state;
+    if (inp.kind === 'events') note('events', `${inp.events.length} events, ${d.duplicates.length} duplicates`);
+    if (inp.kind === 'device') note('device', `${inp.deviceId} ${inp.connected ? 'connected' : 'disconnected'}`);
+    for (const r of d.reminders) {
+      const sent = await hcm.sendReminder(r);
+      note('reminder', `${r.cause}: ${sent ? 'sent' : 'suppressed by lock'}`);
+    }
+    for (const c of d.candidates) {
+      note('candidate', `${c.from}→${c.to} ${c.cause}`);
+      const reply = await hcm.commitTransition(c);
+      note(reply.committed ? 'commit' : 'reject', reply.committed ? `${c.from}→${c.to} v${reply.facts.version}` : `${c.from}→${c.to}: ${reply.reason}`);
+      adopt(reply.facts);
+      state = decide(state, { kind: 'hcm', reply, at: Date.now() }).state;
+      if (inp.kind === 'manual') {
+        answered.set(inp.requestId, reply.committed ? { committed: true, facts: reply.facts } : { committed: false, reason: reply.reason, facts: reply.facts });
+      }
+    }
+    if (inp.kind === 'manual' && !answered.has(inp.requestId)) {
+      answered.set(inp.requestId, { committed: false, reason: 'NO_CHANGE', facts: await hcm.loadFacts({ tenant, agentId }) });
+    }
+    while (answered.size > ANSWERED_MAX) answered.delete(answered.keys().next().value!);
+  };
+
+  if (!input.carried) adopt(await hcm.loadFacts({ tenant, agentId }));
+
+  for (;;) {
+    const next = nextDeadline(state);
+    const wait = next ? next.at - Date.now() : undefined;
+    const shouldRoll = () => workflowInfo().continueAsNewSuggested || (input.historyLimit !== undefined && workflowInfo().historyLength >= input.historyLimit);
+    if (inbox.length === 0 && (wait === undefined || wait > 0)) {
+      const woke = await condition(() => inbox.length > 0 || shouldRoll(), wait);
+      if (!woke && next) await apply({ kind: 'timer', at: Date.now() });
+    } else if (inbox.length === 0 && next) {
+      await apply({ kind: 'timer', at: Date.now() });
+    }
+    while (inbox.length > 0) await apply(inbox.shift()!);
+    if (shouldRoll()) {
+      // Drain: a pending update waits on an input in the inbox, so keep applying until all finish.
+      while (!allHandlersFinished() || inbox.length > 0) {
+        await condition(() => inbox.length > 0 || allHandlersFinished());
+        while (inbox.length > 0) await apply(inbox.shift()!);
+      }
+      return continueAsNew<typeof agentWorkflow>({
+        tenant,
+        agentId,
+        historyLimit: input.historyLimit,
+        carried: { state, inbox: [...inbox], timeline, answered: [...answered] },
+      });
+    }
+  }
+
+  function publishAttributes(facts: Facts) {
+    upsertSearchAttributes({
+      AgentStatus: [facts.status],
+      Tenant: [tenant],
+      ...(facts.businessLine !== undefined ? { BusinessLine: [facts.businessLine] } : {}),
+      ...(facts.skillGroups !== undefined ? { SkillGroups: facts.skillGroups } : {}),
+    });
+  }
+}

@@ -1,0 +1,66 @@
+// Temporal names and message shapes of the agent workflow (PROTOCOL.md "Temporal names").
+// Gateway, tests and operators import these; the workflow defines its handlers from them.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Actor, AgentEvent, AgentState, Facts, HcmReply, Input, PlannedAction, Status } from './model.ts';
+
+export const TASK_QUEUE = 'vigil-agents';
+
+export function agentWorkflowId(tenant: string, agentId: string): string {
+  return `agent:${tenant}:${agentId}`;
+}
+
+/** One signal carries a batch: client events and device connects/disconnects, in order. */
+export interface EventsSignal {
+  events?: AgentEvent[];
+  devices?: { deviceId: string; connected: boolean; at: number }[];
+}
+
+export interface SetStatusRequest {
+  status: Status;
+  actor: Actor;
+  reason?: string;
+  /** Idempotency key of the request; a repeated one gets the first answer. */
+  requestId: string;
+}
+
+export type SetStatusResult =
+  | { committed: true; facts: Facts }
+  | { committed: false; reason: string; facts: Facts };
+
+export interface TimelineEntry {
+  at: number;
+  kind: 'events' | 'device' | 'candidate' | 'commit' | 'reject' | 'reminder' | 'manual';
+  detail: string;
+}
+
+export interface LiveState {
+  tenant: string;
+  agentId: string;
+  status: Status;
+  cause: string;
+  since: number;
+  version: number;
+  taskCount: number;
+  onApp: boolean;
+  devices: AgentState['devices'];
+  lastActionAt: number;
+  next: { at: number; action: PlannedAction } | null;
+  rule: { ruleId: string; version: number };
+  timeline: TimelineEntry[];
+  runInputs: number;
+}
+
+export interface AgentWorkflowInput {
+  tenant: string;
+  agentId: string;
+  /** Set by continue-as-new: the state, its unprocessed inputs and recent timeline. */
+  carried?: { state: AgentState; inbox: Input[]; timeline: TimelineEntry[]; answered: [string, SetStatusResult][] };
+  /** Continue-as-new once the run's history is this long (Temporal's own suggestion also counts). */
+  historyLimit?: number;
+}
+
+export const eventsSignal = defineSignal<[EventsSignal]>('events');
+export const setStatusUpdate = defineUpdate<SetStatusResult, [SetStatusRequest]>('setStatus');
+export const stateQuery = defineQuery<LiveState>('state');
+
+export type { HcmReply };

@@ -1,0 +1,2 @@
+// Everything the worker registers as workflow code.
+export { agentWorkflow } from './agent.ts';
