@@ -38,6 +38,9 @@ export async function startDevServer(o: DevServerOptions): Promise<RunningTempor
   if (o.dbFilename) args.push('--db-filename', o.dbFilename);
 
   const child = spawn(o.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Never outlive the process that started it, even if that one is killed mid-shutdown.
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   const tail: string[] = [];
   const keep = (b: Buffer) => {
     for (const l of b.toString().split('\n').filter(Boolean)) {

@@ -3,7 +3,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { createPool } from '../db/pool.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
-import { bundleWorkflows, createAgentWorker } from './agent-worker.ts';
+import { bundleWorkflows, createAgentWorker, quietRuntime } from './agent-worker.ts';
 
 const log = createLogger('worker');
 const cfg = loadConfig();
@@ -11,6 +11,7 @@ if (!cfg.databaseUrl || !cfg.temporalAddress) {
   log.fatal('DATABASE_URL and TEMPORAL_ADDRESS are required (npm start sets them)');
   process.exit(2);
 }
+quietRuntime();
 const pool = createPool(cfg.databaseUrl, 20);
 const connection = await NativeConnection.connect({ address: cfg.temporalAddress });
 const worker = await createAgentWorker({

@@ -1,0 +1,32 @@
+// Entry point of the gateway process: `tsx gateway/main.ts` (npm start runs it for you).
+import { Client, Connection } from '@temporalio/client';
+import { createPool } from '../db/pool.ts';
+import { loadConfig } from '../platform/config.ts';
+import { createLogger } from '../platform/log.ts';
+import { buildGateway } from './server.ts';
+
+const log = createLogger('gateway');
+const cfg = loadConfig();
+if (!cfg.databaseUrl || !cfg.temporalAddress || cfg.jwtSecretGenerated) {
+  log.fatal('DATABASE_URL, TEMPORAL_ADDRESS and VIGIL_JWT_SECRET are required (npm start sets them)');
+  process.exit(2);
+}
+const pool = createPool(cfg.databaseUrl, 20);
+const connection = await Connection.connect({ address: cfg.temporalAddress });
+const app = buildGateway({
+  pool,
+  temporal: new Client({ connection, namespace: cfg.temporalNamespace }),
+  namespace: cfg.temporalNamespace,
+  taskQueue: cfg.taskQueue,
+  jwtSecret: cfg.jwtSecret,
+});
+await app.listen({ port: cfg.port, host: '0.0.0.0' });
+log.info({ port: cfg.port }, 'gateway listening');
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, async () => {
+    await app.close();
+    await pool.end();
+    await connection.close();
+    process.exit(0);
+  });
+}
