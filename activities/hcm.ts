@@ -77,6 +77,8 @@ function recheck(c: Candidate, row: StatusRow, facts: Facts, region: string): st
   if (c.ruleId !== facts.rule.ruleId || c.ruleVersion !== facts.rule.version) return 'RULE_CHANGED';
   if (c.to === 'IDLE' && facts.taskCount > 0) return 'HAS_OPEN_TASKS';
   if (c.cause === 'TASK_ASSIGNED' && facts.taskCount === 0) return 'NO_OPEN_TASKS';
+  // A resume needs an action after the status it leaves (a replayed old event is not one).
+  if (c.cause === 'ACTIVITY_RESUMED' && c.windowStart < facts.since - 1000) return 'ACTION_BEFORE_STATUS';
   const lastAction = row.last_action_at?.getTime() ?? 0;
   if ((c.to === 'ABNORMAL' || c.to === 'OFFLINE') && lastAction > c.windowStart + 0.5) return 'ACTIVITY_SINCE';
   return undefined;

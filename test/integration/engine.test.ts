@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { agentWorkflowId, setStatusUpdate } from '../../workflows/contract.ts';
 import { recordEvents } from '../../db/intake.ts';
 import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
@@ -103,6 +104,24 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     await waitForStatus(h, agent, 'IDLE');
     await new Promise((r) => setTimeout(r, 500));
     expect((await statusLog(h, agent)).filter((r) => r.to_status === 'IDLE')).toHaveLength(1);
+  });
+
+  it('survives a `temporal workflow reset` to the first task with no duplicate or contradictory commit', async () => {
+    const agent = 'reset';
+    await deliver(h, agent, { events: [ev(101)] });
+    await waitForStatus(h, agent, 'ABNORMAL', 10_000);
+    const before = await statusLog(h, agent);
+    const id = agentWorkflowId(h.tenant, agent);
+    execFileSync(inject('temporalCli'), ['workflow', 'reset', '--address', inject('temporalAddress'), '--workflow-id', id,
+      '--type', 'FirstWorkflowTask', '--reason', 'test reset', '--yes'], { stdio: 'pipe' });
+    // The new run replays the old events against HCM's fresh facts: nothing may be committed twice.
+    await eventually(async () => (await live(h, agent)).runInputs > 0 && (await live(h, agent)).status === 'ABNORMAL');
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await statusLog(h, agent);
+    assertChain(after);
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(after.filter((r) => r.to_status === 'IDLE')).toHaveLength(1);
+    expect(after.filter((r) => r.to_status === 'ABNORMAL')).toHaveLength(1);
   });
 
   it('publishes AgentStatus so operators can list agents by status', async () => {
