@@ -4,6 +4,7 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import client from 'prom-client';
 import type { Pool } from '../db/pool.ts';
+import { readFeed } from '../workers/dispatcher.ts';
 import { verifyToken, type Principal } from '../platform/auth.ts';
 import { agentWorkflowId, eventsSignal, setStatusUpdate, stateQuery } from '../workflows/contract.ts';
 import { STATUSES, type Status } from '../workflows/model.ts';
@@ -137,6 +138,34 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
         if ((err as Error).name === 'WorkflowNotFoundError') return fail(reply, 404, 'NOT_FOUND', `no workflow for ${req.params.agentId}`);
         if (err instanceof WorkflowUpdateFailedError) return fail(reply, 400, 'BAD_REQUEST', String((err.cause as Error)?.message ?? err.message));
         throw err;
+      }
+    },
+  );
+
+  app.get<{ Querystring: { after?: number; limit?: number; waitMs?: number } }>(
+    '/v1/status-changes',
+    {
+      preHandler: auth,
+      schema: {
+        querystring: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            after: { type: 'integer', minimum: 0, default: 0 },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            waitMs: { type: 'integer', minimum: 0, maximum: 30_000, default: 0 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const p = req.principal!;
+      if (p.role !== 'service' && p.role !== 'admin') return fail(reply, 403, 'FORBIDDEN', 'the status feed is for service and admin tokens');
+      const { after = 0, limit = 100, waitMs = 0 } = req.query;
+      const until = Date.now() + waitMs;
+      for (;;) {
+        const changes = await readFeed(d.pool, p.tenant, after, limit);
+        if (changes.length > 0 || Date.now() >= until) return { changes, next: changes.at(-1)?.seq ?? after };
+        await new Promise((r) => setTimeout(r, 100));
       }
     },
   );

@@ -1,5 +1,5 @@
 // `npm start`: the whole platform on embedded defaults in one process tree — Postgres, the
-// Temporal dev server with its Web UI, migrations, then the worker and the gateway — until Ctrl-C.
+// Temporal dev server with its Web UI, migrations, then the worker, the dispatcher and the gateway — until Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -78,6 +78,7 @@ async function main() {
 
   const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, VIGIL_JWT_SECRET: secret, PORT: String(cfg.port) };
   child('worker', 'workers/main.ts', env);
+  child('dispatcher', 'workers/dispatcher-main.ts', env);
   child('gateway', 'gateway/main.ts', env);
 
   const readyz = `http://127.0.0.1:${cfg.port}/readyz`;
@@ -89,7 +90,7 @@ async function main() {
   }
   const lines = [
     `Vigil is ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
-    `  gateway      http://127.0.0.1:${cfg.port}   (GET /readyz, /metrics, /v1/agents/:id)`,
+    `  gateway      http://127.0.0.1:${cfg.port}   (GET /readyz, /metrics, /v1/agents/:id, /v1/status-changes)`,
     uiUrl ? `  Temporal UI  ${uiUrl}` : `  Temporal     ${temporalAddress}`,
     `  Temporal     ${temporalAddress}  (temporal workflow list --address ${temporalAddress})`,
     `  data         ${cfg.dataDir}`,
