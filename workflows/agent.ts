@@ -21,7 +21,7 @@ import {
   type TimelineEntry,
 } from './contract.ts';
 import { adoptFacts, decide, initialState, isOnApp, nextDeadline } from './decide.ts';
-import { STATUSES, type AgentState, type Facts, type Input } from './model.ts';
+import { STATUSES, closesTask, opensTask, type AgentState, type Facts, type Input } from './model.ts';
 
 const hcm = proxyActivities<HcmActivities>({
   startToCloseTimeout: '10 seconds',
@@ -117,6 +117,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
       if (inp.kind === 'manual') {
         answered.set(inp.requestId, reply.committed ? { committed: true, facts: reply.facts } : { committed: false, reason: reply.reason, facts: reply.facts });
       }
+    }
+    // Open tasks are HCM facts (the gateway records them before signalling): after ticket events
+    // re-read them, so the local count never drifts from the truth (e.g. a double count at start).
+    if (inp.kind === 'events' && inp.events.some((e) => opensTask(e.type) || closesTask(e.type))) {
+      adopt(await hcm.loadFacts({ tenant, agentId }));
     }
     if (inp.kind === 'manual' && !answered.has(inp.requestId)) {
       answered.set(inp.requestId, { committed: false, reason: 'NO_CHANGE', facts: await hcm.loadFacts({ tenant, agentId }) });

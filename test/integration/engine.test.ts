@@ -124,6 +124,35 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     expect(after.filter((r) => r.to_status === 'ABNORMAL')).toHaveLength(1);
   });
 
+  it('continues as new when the history grows, carrying state, deadlines and recent reqIds', async () => {
+    const agent = 'roller';
+    const id = agentWorkflowId(h.tenant, agent);
+    const open = ev(3, { ticketId: 'T-roll' });
+    await recordEvents(h.pool, h.tenant, agent, [open]);
+    const first = await h.client.workflow.signalWithStart('agentWorkflow', {
+      workflowId: id, taskQueue: h.taskQueue, args: [{ tenant: h.tenant, agentId: agent, historyLimit: 40 }],
+      signal: 'events', signalArgs: [{ events: [open] }],
+    });
+    const firstRun = first.signaledRunId;
+    const repeated = ev(101);
+    for (let i = 0; i < 20; i++) {
+      await deliver(h, agent, { events: [i === 0 ? repeated : ev(101)] });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const desc = await eventually(async () => {
+      const d = await h.client.workflow.getHandle(id).describe();
+      return d.runId !== firstRun ? d : undefined;
+    }, 15_000, 'a continue-as-new');
+    expect(desc.status.name).toBe('RUNNING');
+    await deliver(h, agent, { events: [repeated] });
+    const s = await eventually(async () => {
+      const st = await live(h, agent);
+      return st.timeline.some((t) => t.detail === '1 events, 1 duplicates') ? st : undefined;
+    }, 10_000, 'the carried reqId to be recognised');
+    expect(s.taskCount).toBe(1);
+    expect(s.next?.action).toBe('REMIND'); // the carried silence window: reminder first
+  });
+
   it('publishes AgentStatus so operators can list agents by status', async () => {
     const agent = 'searchable';
     await deliver(h, agent, { events: [ev(101)] });
