@@ -14,31 +14,11 @@ import {
   type Rule,
   type Status,
 } from '../../workflows/model.ts';
+import { commitReply } from './hcm-stand-in.ts';
 
 const T0 = 1_763_900_000_000;
 const MIN = 60_000;
 
-/** HCM stand-in that commits every candidate as proposed. */
-function commitReply(state: AgentState, c: Candidate): Input {
-  return {
-    kind: 'hcm',
-    at: c.proposedAt,
-    reply: {
-      committed: true,
-      candidate: c,
-      facts: {
-        status: c.to,
-        cause: c.cause,
-        since: c.proposedAt,
-        version: state.version + 1,
-        priorStatus: c.to === 'ABNORMAL' ? c.from : null,
-        offlineByWindow: c.to === 'OFFLINE' && c.cause === 'ABNORMAL_TIMEOUT',
-        taskCount: state.taskCount,
-        rule: state.rule,
-      },
-    },
-  };
-}
 
 interface EventSpec {
   type: number;

@@ -10,6 +10,7 @@ import {
   type Input,
   type Rule,
 } from '../../workflows/model.ts';
+import { commitReply } from './hcm-stand-in.ts';
 
 const T0 = 1_763_900_000_000;
 const sec = (n: number): number => n * 1000;
@@ -20,27 +21,6 @@ function ev(type: number, tsSec: number, extra: Partial<AgentEvent> = {}): Agent
   return { reqId: `r${++reqSeq}`, type, ts: at(tsSec), ...extra };
 }
 
-/** HCM stand-in that commits every candidate as proposed. */
-function commitReply(state: AgentState, c: Candidate): Input {
-  return {
-    kind: 'hcm',
-    at: c.proposedAt,
-    reply: {
-      committed: true,
-      candidate: c,
-      facts: {
-        status: c.to,
-        cause: c.cause,
-        since: c.proposedAt,
-        version: state.version + 1,
-        priorStatus: c.to === 'ABNORMAL' ? c.from : null,
-        offlineByWindow: c.to === 'OFFLINE' && c.cause === 'ABNORMAL_TIMEOUT',
-        taskCount: state.taskCount,
-        rule: state.rule,
-      },
-    },
-  };
-}
 
 /** Decides, then lets the fake HCM commit whatever was proposed. */
 function step(state: AgentState, input: Input): { d: Decision; state: AgentState } {

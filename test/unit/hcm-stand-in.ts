@@ -1,0 +1,23 @@
+import type { AgentState, Candidate, Input } from '../../workflows/model.ts';
+
+/** HCM stand-in that commits every candidate as proposed. */
+export function commitReply(state: AgentState, c: Candidate): Input {
+  return {
+    kind: 'hcm',
+    at: c.proposedAt,
+    reply: {
+      committed: true,
+      candidate: c,
+      facts: {
+        status: c.to,
+        cause: c.cause,
+        since: c.proposedAt,
+        version: state.version + 1,
+        priorStatus: c.to === 'ABNORMAL' ? c.from : null,
+        offlineByWindow: c.to === 'OFFLINE' && c.cause === 'ABNORMAL_TIMEOUT',
+        taskCount: state.taskCount,
+        rule: state.rule,
+      },
+    },
+  };
+}
