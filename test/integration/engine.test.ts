@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { agentWorkflowId, setStatusUpdate } from '../../workflows/contract.ts';
 import { recordEvents } from '../../db/intake.ts';
@@ -6,6 +9,13 @@ import { createHarness, eventually, setRule, type Harness, type RunningWorker } 
 import { assertChain, committedStatus, deliver, ev, live, statusLog, waitForStatus } from './agent-helpers.ts';
 
 // Windows of a few seconds instead of minutes: same code paths, configured by rule.
+// Histories worth replaying in CI: [file, agent, runId (undefined = the current run)].
+const recorded: [string, string, string | undefined][] = [
+  ['abnormal-offline-path', 'walker', undefined],
+  ['manual-set-status', 'manual', undefined],
+  ['reset', 'reset', undefined],
+];
+
 const FAST = {
   windows: { idleAfterNoTaskSec: 1, remindAfterNoActionSec: 2, abnormalAfterNoActionSec: 3, offlineAfterAbnormalSec: 2 },
   reminderLockSec: 840,
@@ -20,7 +30,19 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     await setRule(h, 'fast', FAST);
     w = await h.startWorker();
   });
-  afterAll(() => h?.close());
+  afterAll(async () => {
+    // VIGIL_RECORD_HISTORIES=1 npm test: refresh the histories that replay.test.ts replays.
+    if (process.env.VIGIL_RECORD_HISTORIES) {
+      const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'histories');
+      await fs.mkdir(dir, { recursive: true });
+      for (const [file, agent, runId] of recorded) {
+        const json = execFileSync(inject('temporalCli'), ['workflow', 'show', '--address', inject('temporalAddress'),
+          '--workflow-id', agentWorkflowId(h.tenant, agent), ...(runId ? ['--run-id', runId] : []), '--output', 'json']);
+        await fs.writeFile(path.join(dir, `${file}.json`), json);
+      }
+    }
+    await h?.close();
+  });
 
   it('walks ONLINE → IDLE → (reminder) → ABNORMAL → OFFLINE and stays OFFLINE on activity until a type-2 ONLINE', async () => {
     const agent = 'walker';
@@ -134,6 +156,7 @@ describe('agent workflow on real Temporal and real Postgres', () => {
       signal: 'events', signalArgs: [{ events: [open] }],
     });
     const firstRun = first.signaledRunId;
+    recorded.push(['continued-as-new', agent, firstRun]);
     const repeated = ev(101);
     for (let i = 0; i < 20; i++) {
       await deliver(h, agent, { events: [i === 0 ? repeated : ev(101)] });
