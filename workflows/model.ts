@@ -24,18 +24,9 @@ export type Cause =
   | 'SUPERVISOR'
   | 'POLICY';
 
-/** Event types of DESIGN.md. */
-export const EventType = {
-  HEARTBEAT: 1,
-  WORK_STATUS: 2,
-  TICKET_OPENED: 3,
-  TICKET_REPLIED: 4,
-  TICKET_COMPLETED: 5,
-  TICKET_TRANSFERRED: 6,
-  TICKET_ESCALATED: 7,
-  TICKET_HANDED_OFF: 8,
-  TICKET_REOPENED: 9,
-} as const;
+/** Event types of DESIGN.md: one table, shared with the workbench SDK (pure constants). */
+import { EventType } from '../sdk/protocol.ts';
+export { EventType };
 
 /** Types only Vigil produces; clients may not send them. */
 export const INTERNAL_EVENT_TYPES: readonly number[] = [3001, 3002, 3003, 4000];
