@@ -1,29 +1,15 @@
 // The gateway's HTTP side: health, readiness, metrics and the agent-state API of PROTOCOL.md.
 import { randomUUID } from 'node:crypto';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import Fastify, { type FastifyInstance } from 'fastify';
 import client from 'prom-client';
-import type { Pool } from '../db/pool.ts';
 import { readFeed } from '../workers/dispatcher.ts';
-import { verifyToken, type Principal } from '../platform/auth.ts';
+import type { Principal } from '../platform/auth.ts';
+import { bearerAuth, fail, type GatewayDeps } from './http.ts';
 import { agentWorkflowId, eventsSignal, setStatusUpdate, stateQuery } from '../workflows/contract.ts';
 import { STATUSES, type Status } from '../workflows/model.ts';
 
-export interface GatewayDeps {
-  pool: Pool;
-  temporal: Client;
-  namespace: string;
-  taskQueue: string;
-  jwtSecret: string;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: Principal;
-  }
-}
-
-const fail = (reply: FastifyReply, status: number, code: string, message: string) => reply.code(status).send({ code, message });
+export type { GatewayDeps };
 
 export function buildGateway(d: GatewayDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
@@ -40,15 +26,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', code: String(reply.statusCode) });
   });
 
-  const auth = async (req: FastifyRequest, reply: FastifyReply) => {
-    const h = req.headers.authorization;
-    if (!h?.startsWith('Bearer ')) return fail(reply, 401, 'UNAUTHORIZED', 'missing bearer token');
-    try {
-      req.principal = await verifyToken(d.jwtSecret, h.slice(7));
-    } catch (err) {
-      return fail(reply, 401, 'UNAUTHORIZED', `bad or expired token: ${(err as Error).message}`);
-    }
-  };
+  const auth = bearerAuth(d.jwtSecret);
   /** Self, or staff of the same tenant (tenant isolation is by construction: the tenant comes from the token). */
   const mayRead = (p: Principal, agentId: string) => p.sub === agentId || p.role !== 'agent';
 
