@@ -5,7 +5,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import { readFeed } from '../workers/dispatcher.ts';
 import type { Principal } from '../platform/auth.ts';
+import { registerAdminRoutes } from './admin-routes.ts';
 import { bearerAuth, fail, type GatewayDeps } from './http.ts';
+import { registerPropagationRoutes } from './propagation-routes.ts';
 import { agentWorkflowId, eventsSignal, setStatusUpdate, stateQuery } from '../workflows/contract.ts';
 import { STATUSES, type Status } from '../workflows/model.ts';
 
@@ -148,5 +150,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     },
   );
 
+  registerAdminRoutes(app, d);
+  registerPropagationRoutes(app, d);
   return app;
 }
