@@ -16,6 +16,13 @@ const Env = z.object({
   VIGIL_ALLOWED_ORIGINS: z.string().default(''),
   VIGIL_REGION: z.string().min(1).default('local'),
   VIGIL_TASK_QUEUE: z.string().min(1).default('vigil-agents'),
+  VIGIL_HEARTBEAT_MS: z.coerce.number().int().min(100).default(30_000),
+  VIGIL_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).optional(),
+  VIGIL_GATEWAY_LEASE_SEC: z.coerce.number().min(0.5).default(15),
+  VIGIL_DRAIN_GRACE_SEC: z.coerce.number().min(0).default(30),
+  VIGIL_CONN_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
+  VIGIL_TENANT_EVENTS_PER_SEC: z.coerce.number().min(1).default(5_000),
+  VIGIL_HTTP_REQ_PER_SEC: z.coerce.number().min(1).default(50),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -34,6 +41,19 @@ export interface Config {
   region: string;
   taskQueue: string;
   logLevel: string;
+  gateway: GatewayTuning;
+}
+
+/** Gateway knobs (README "Configuration"); tests shorten them, production keeps the defaults. */
+export interface GatewayTuning {
+  heartbeatMs: number;
+  /** Coalescing flush interval; undefined = derived from the shortest activity window of the rules. */
+  flushMs: number | undefined;
+  leaseSec: number;
+  drainGraceSec: number;
+  connEventsPerSec: number;
+  tenantEventsPerSec: number;
+  httpReqPerSec: number;
 }
 
 export class ConfigError extends Error {}
@@ -62,5 +82,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     region: e.VIGIL_REGION,
     taskQueue: e.VIGIL_TASK_QUEUE,
     logLevel: e.LOG_LEVEL,
+    gateway: {
+      heartbeatMs: e.VIGIL_HEARTBEAT_MS,
+      flushMs: e.VIGIL_FLUSH_MS,
+      leaseSec: e.VIGIL_GATEWAY_LEASE_SEC,
+      drainGraceSec: e.VIGIL_DRAIN_GRACE_SEC,
+      connEventsPerSec: e.VIGIL_CONN_EVENTS_PER_SEC,
+      tenantEventsPerSec: e.VIGIL_TENANT_EVENTS_PER_SEC,
+      httpReqPerSec: e.VIGIL_HTTP_REQ_PER_SEC,
+    },
   };
 }
