@@ -52,24 +52,58 @@ export function plainRule(r: RuleRow): Rule {
   return { ruleId, version, windows, reminderLockSec, reconnectGraceSec, offlineRecovery };
 }
 
+/** What rule resolution needs to know about an agent. */
+export interface RuleSubject {
+  businessLine: string;
+  skillGroups: readonly string[];
+  channels: readonly string[];
+}
+
+/** Whether a rule's scope covers the agent: every scope part it sets must match (lists by overlap). */
+export function ruleMatches(r: Pick<RuleRow, 'scope' | 'enabled'>, a: RuleSubject): boolean {
+  const { businessLine, skillGroups, channels } = r.scope;
+  return r.enabled
+    && (businessLine === undefined || businessLine === a.businessLine)
+    && (skillGroups === undefined || skillGroups.some((g) => a.skillGroups.includes(g)))
+    && (channels === undefined || channels.some((c) => a.channels.includes(c)));
+}
+
+/** Channel beats skill group beats business line beats tenant-wide (a bit each, so they add up). */
+export function specificity(r: Pick<RuleRow, 'scope'>): number {
+  return (r.scope.channels ? 4 : 0) + (r.scope.skillGroups ? 2 : 0) + (r.scope.businessLine !== undefined ? 1 : 0);
+}
+
 /**
  * The most specific enabled rule whose scope matches the agent (tenant → business line → skill
- * group → channel); DEFAULT_RULE when none matches. Ties go to the most recently updated rule.
+ * group → channel); ties go to the most recently updated rule, then the smaller rule id.
+ * Undefined when none matches (the caller falls back to DEFAULT_RULE).
  */
+export function pickRule<R extends Pick<RuleRow, 'ruleId' | 'scope' | 'enabled' | 'updatedAt'>>(candidates: readonly R[], agent: RuleSubject): R | undefined {
+  let best: R | undefined;
+  for (const r of candidates) {
+    if (!ruleMatches(r, agent)) continue;
+    if (!best || compareRules(r, best) < 0) best = r;
+  }
+  return best;
+}
+
+function compareRules(a: Pick<RuleRow, 'ruleId' | 'scope' | 'updatedAt'>, b: Pick<RuleRow, 'ruleId' | 'scope' | 'updatedAt'>): number {
+  return specificity(b) - specificity(a)
+    || Date.parse(b.updatedAt) - Date.parse(a.updatedAt)
+    || (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
+}
+
+/** The rule that governs the agent now: its tenant's enabled rules, chosen by `pickRule`. */
 export async function resolveRule(db: Queryable, tenant: string, agentId: string): Promise<Rule> {
-  const { rows } = await db.query(
-    `SELECT ${COLUMNS.split(',').map((c) => 'r.' + c.trim()).join(', ')}
-       FROM rules r JOIN agents a ON a.tenant = r.tenant AND a.agent_id = $2
-      WHERE r.tenant = $1 AND r.enabled
-        AND (r.business_line IS NULL OR r.business_line = a.business_line)
-        AND (r.skill_groups IS NULL OR r.skill_groups && a.skill_groups)
-        AND (r.channels IS NULL OR r.channels && a.channels)
-      ORDER BY (r.channels IS NOT NULL)::int * 4 + (r.skill_groups IS NOT NULL)::int * 2
-             + (r.business_line IS NOT NULL)::int DESC, r.updated_at DESC, r.rule_id
-      LIMIT 1`,
+  const { rows: agents } = await db.query(
+    `SELECT business_line, skill_groups, channels FROM agents WHERE tenant = $1 AND agent_id = $2`,
     [tenant, agentId],
   );
-  return rows[0] ? plainRule(toRule(rows[0])) : DEFAULT_RULE;
+  const a = agents[0];
+  if (!a) return DEFAULT_RULE;
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM rules WHERE tenant = $1 AND enabled`, [tenant]);
+  const picked = pickRule(rows.map(toRule), { businessLine: a.business_line, skillGroups: a.skill_groups, channels: a.channels });
+  return picked ? plainRule(picked) : DEFAULT_RULE;
 }
 
 /** Create or replace a rule; every change bumps its version. */
