@@ -1,0 +1,82 @@
+// Validation of what workbenches send (PROTOCOL.md "Websocket GET /v1/ws"): a bad frame closes the
+// connection with 4400; a bad event inside a good frame is only rejected in the receipt.
+import { z } from 'zod';
+import { MAX_EVENTS_PER_FRAME, type Rejection } from '../sdk/protocol.ts';
+import { isClientEventType, type AgentEvent } from '../workflows/model.ts';
+
+const Module = z.strictObject({ module: z.string().min(1).max(64), entity: z.string().min(1).max(64) });
+
+// Events are checked one by one below, so the frame schema only bounds their number.
+const ClientFrame = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hello'),
+    token: z.string().min(1).max(4096),
+    deviceId: z.string().min(1).max(64),
+    modules: z.array(Module).max(50).default([]),
+  }),
+  z.strictObject({ type: z.literal('events'), events: z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_FRAME) }),
+  z.strictObject({ type: z.literal('ack'), msgIds: z.array(z.string().min(1).max(64)).max(1000) }),
+  z.strictObject({ type: z.literal('register'), module: z.string().min(1).max(64), entity: z.string().min(1).max(64) }),
+  z.strictObject({ type: z.literal('unregister'), module: z.string().min(1).max(64), entity: z.string().min(1).max(64) }),
+]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+
+const Event = z.strictObject({
+  reqId: z.string().min(1).max(64),
+  type: z.number().int().refine(isClientEventType, 'not an event type a client may send'),
+  ts: z.number().int().nonnegative(),
+  channel: z.string().min(1).max(64).optional(),
+  ticketId: z.string().min(1).max(128).optional(),
+  index: z.number().int().nonnegative().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+const WORK_STATUSES = ['ONLINE', 'BUSY', 'OFFLINE'];
+
+export function parseFrame(text: string): { frame: ClientFrame } | { error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { error: 'frame is not JSON' };
+  }
+  const r = ClientFrame.safeParse(json);
+  if (!r.success) return { error: describe(r.error) };
+  return { frame: r.data };
+}
+
+/**
+ * Splits a frame's events into valid ones (stamped with the device, future timestamps clamped to
+ * the gateway's clock) and rejections. A reqId repeated inside one frame counts once.
+ */
+export function checkEvents(raw: unknown[], deviceId: string, now: number): { valid: AgentEvent[]; rejected: Rejection[] } {
+  const valid: AgentEvent[] = [];
+  const rejected: Rejection[] = [];
+  const seen = new Set<string>();
+  for (const item of raw) {
+    const r = Event.safeParse(item);
+    const reqId = typeof (item as { reqId?: unknown })?.reqId === 'string' ? (item as { reqId: string }).reqId.slice(0, 64) : '';
+    if (!r.success) {
+      rejected.push({ reqId, code: 'BAD_EVENT', message: describe(r.error) });
+      continue;
+    }
+    const e = r.data;
+    if ((e.type === 3 || (e.type >= 5 && e.type <= 9)) && !e.ticketId) {
+      rejected.push({ reqId: e.reqId, code: 'BAD_EVENT', message: `ticketId: required for event type ${e.type}` });
+      continue;
+    }
+    if (e.type === 2 && !WORK_STATUSES.includes(String(e.data?.status))) {
+      rejected.push({ reqId: e.reqId, code: 'BAD_EVENT', message: 'data.status: must be ONLINE, BUSY or OFFLINE' });
+      continue;
+    }
+    if (seen.has(e.reqId)) continue;
+    seen.add(e.reqId);
+    valid.push({ ...e, ts: Math.min(e.ts, now), deviceId });
+  }
+  return { valid, rejected };
+}
+
+function describe(err: z.ZodError): string {
+  const i = err.issues[0]!;
+  return `${i.path.join('.') || 'frame'}: ${i.message}`;
+}
