@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from '../db/pool.ts';
+import type { GatewayTuning } from '../platform/config.ts';
 import { verifyToken, type Principal, type Role } from '../platform/auth.ts';
 
 export interface GatewayDeps {
@@ -10,6 +11,15 @@ export interface GatewayDeps {
   namespace: string;
   taskQueue: string;
   jwtSecret: string;
+  /** Defaults come from the config loader's defaults. */
+  tuning?: Partial<GatewayTuning>;
+  /** Browser origins allowed on the websocket; empty = only localhost origins. */
+  allowedOrigins?: string[];
+  /** Region this gateway writes agents for (default `local`). */
+  region?: string;
+  /** Unique per process; default hostname-pid-random. */
+  gatewayId?: string;
+  log?: import('pino').Logger;
 }
 
 declare module 'fastify' {

@@ -19,11 +19,16 @@ const app = buildGateway({
   namespace: cfg.temporalNamespace,
   taskQueue: cfg.taskQueue,
   jwtSecret: cfg.jwtSecret,
+  tuning: cfg.gateway,
+  allowedOrigins: cfg.allowedOrigins,
+  region: cfg.region,
+  log,
 });
 await app.listen({ port: cfg.port, host: '0.0.0.0' });
-log.info({ port: cfg.port }, 'gateway listening');
+log.info({ port: cfg.port, gatewayId: app.vigil.gatewayId, flushMs: app.vigil.flushMs }, 'gateway listening');
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, async () => {
+    // Graceful: buffered activity is flushed; devices are left to reconnect elsewhere within the grace.
     await app.close();
     await pool.end();
     await connection.close();

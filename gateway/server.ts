@@ -3,6 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import client from 'prom-client';
+import { createCore, type GatewayCore } from './core.ts';
+import { BucketMap } from './rate-limit.ts';
+import { registerWorkbenchRoutes } from './workbench-routes.ts';
+import { attachWebsocket } from './ws.ts';
 import { readFeed } from '../workers/dispatcher.ts';
 import type { Principal } from '../platform/auth.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
@@ -13,10 +17,36 @@ import { STATUSES, type Status } from '../workflows/model.ts';
 
 export type { GatewayDeps };
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    vigil: GatewayCore;
+  }
+}
+
+/** Hot state reads are served from this cache for a moment; a status change through this gateway clears it. */
+const STATE_CACHE_MS = 500;
+
 export function buildGateway(d: GatewayDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
-  const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry });
+  const core = createCore(d);
+  app.decorate('vigil', core);
+  const registry = core.metrics.registry;
+  const ws = attachWebsocket(app, { core, jwtSecret: d.jwtSecret, allowedOrigins: d.allowedOrigins ?? [], pool: d.pool });
+  app.addHook('onReady', async () => core.start());
+  app.addHook('preClose', async () => ws.closeAll());
+  app.addHook('onClose', async () => core.stop());
+
+  // Per-caller quota, keyed by the token's signature: it runs before auth and covers every route.
+  const quota = new BucketMap(core.tuning.httpReqPerSec, core.tuning.httpReqPerSec * 2);
+  app.addHook('onRequest', async (req, reply) => {
+    const h = req.headers.authorization;
+    if (!h?.startsWith('Bearer ')) return;
+    if (!quota.take(h.slice(-43))) {
+      core.metrics.rejects.inc({ code: 'RATE_LIMITED' });
+      return fail(reply, 429, 'RATE_LIMITED', 'too many requests; slow down');
+    }
+  });
+  const stateCache = new Map<string, { at: number; body: object }>();
   const httpRequests = new client.Counter({ name: 'vigil_http_requests_total', help: 'HTTP requests', labelNames: ['route', 'code'], registers: [registry] });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
@@ -56,19 +86,27 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
   app.get<{ Params: { agentId: string } }>('/v1/agents/:agentId', { preHandler: auth }, async (req, reply) => {
     const p = req.principal!;
     if (!mayRead(p, req.params.agentId)) return fail(reply, 403, 'FORBIDDEN', 'an agent may read only itself');
+    const cacheKey = `${p.tenant}\u0000${req.params.agentId}`;
+    const hit = stateCache.get(cacheKey);
+    if (hit && Date.now() - hit.at < STATE_CACHE_MS) return hit.body;
     const { rows } = await d.pool.query(
       `SELECT s.agent_id, s.tenant, s.status, s.status_code, s.cause, s.since, s.version, s.last_action_at,
-              a.skill_groups, (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count
+              a.skill_groups, (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
+              ARRAY(SELECT device_id FROM device_sessions ds WHERE ds.tenant = s.tenant AND ds.agent_id = s.agent_id ORDER BY device_id) AS devices
          FROM status_table s JOIN agents a USING (tenant, agent_id) WHERE s.tenant = $1 AND s.agent_id = $2`,
       [p.tenant, req.params.agentId],
     );
     const r = rows[0];
     if (!r) return fail(reply, 404, 'NOT_FOUND', `no agent ${req.params.agentId}`);
-    return {
+    const body = {
       agentId: r.agent_id, tenant: r.tenant, status: r.status, statusCode: r.status_code, cause: r.cause,
       since: r.since.toISOString(), taskCount: r.task_count, skillGroups: r.skill_groups,
-      lastActionAt: r.last_action_at?.toISOString() ?? null, version: r.version,
+      onApp: r.devices.length > 0, devices: r.devices,
+      lastActionAt: r.last_action_at?.toISOString() ?? null, version: Number(r.version),
     };
+    stateCache.set(cacheKey, { at: Date.now(), body });
+    if (stateCache.size > 50_000) stateCache.clear();
+    return body;
   });
 
   app.get<{ Params: { agentId: string } }>('/v1/agents/:agentId/live', { preHandler: auth }, async (req, reply) => {
@@ -112,6 +150,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
         const res = await handle.executeUpdate(setStatusUpdate, {
             args: [{ status: req.body.status, reason: req.body.reason, requestId: randomUUID(), actor: { kind: staff && !self ? p.role as 'supervisor' : 'agent', id: p.sub } }],
           });
+        stateCache.delete(`${p.tenant}\u0000${req.params.agentId}`);
         if (!res.committed && res.reason !== 'NO_CHANGE') return fail(reply, 409, res.reason, `HCM rejected the change: ${res.reason}`);
         return { agentId: req.params.agentId, status: res.facts.status, cause: res.facts.cause, since: new Date(res.facts.since).toISOString(), version: res.facts.version };
       } catch (err) {
@@ -150,6 +189,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     },
   );
 
+  registerWorkbenchRoutes(app, d, core);
   registerAdminRoutes(app, d);
   registerPropagationRoutes(app, d);
   return app;

@@ -1,0 +1,226 @@
+// The gateway's engine room, shared by the websocket and the HTTP fallback: intake (validation,
+// durable group commit, receipts), coalesced signals to agent workflows, device presence with
+// leases and the sweeper, pushes from the dispatcher, and the metrics of all of it.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import client from 'prom-client';
+import type { PoolClient } from 'pg';
+import pino from 'pino';
+import { ensureAgent } from '../db/agents.ts';
+import { loadConfig, type GatewayTuning } from '../platform/config.ts';
+import type { Receipt } from '../sdk/protocol.ts';
+import { agentWorkflowId, eventsSignal } from '../workflows/contract.ts';
+import { DEFAULT_RULE } from '../workflows/model.ts';
+import { Coalescer, type Batch } from './coalescer.ts';
+import { checkEvents } from './frames.ts';
+import type { GatewayDeps } from './http.ts';
+import { deletePending, IntakeWriter } from './intake.ts';
+import { Presence } from './presence.ts';
+import { BucketMap } from './rate-limit.ts';
+
+/** What a connected device looks like to the push side. */
+export interface PushTarget {
+  send(frame: object): void;
+}
+
+export type GatewayCore = ReturnType<typeof createCore>;
+
+export function createCore(d: GatewayDeps) {
+  const tuning: GatewayTuning = { ...loadConfig({}).gateway, ...stripUndefined(d.tuning ?? {}) };
+  const log = d.log ?? pino({ level: 'silent' });
+  const gatewayId = d.gatewayId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const region = d.region ?? 'local';
+
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    connections: new client.Gauge({ name: 'vigil_ws_connections', help: 'Open websocket connections (welcomed)', registers: [registry] }),
+    events: new client.Counter({ name: 'vigil_events_total', help: 'Events received, by type and outcome', labelNames: ['type', 'outcome'], registers: [registry] }),
+    receipts: new client.Counter({ name: 'vigil_receipts_total', help: 'Receipts sent', labelNames: ['via'], registers: [registry] }),
+    signals: new client.Counter({ name: 'vigil_signals_total', help: 'Signals sent to agent workflows', labelNames: ['source'], registers: [registry] }),
+    rejects: new client.Counter({ name: 'vigil_rejects_total', help: 'Rejected frames, events and connections, by code', labelNames: ['code'], registers: [registry] }),
+    pushes: new client.Counter({ name: 'vigil_pushes_total', help: 'Push frames sent to devices', registers: [registry] }),
+    receiptLatency: new client.Histogram({ name: 'vigil_receipt_seconds', help: 'Frame arrival to receipt', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] }),
+    signalLatency: new client.Histogram({ name: 'vigil_signal_seconds', help: 'signalWithStart duration', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
+  };
+  new client.Gauge({
+    name: 'vigil_coalescing_ratio', help: 'Signals sent per event accepted (lower is better)', registers: [registry],
+    collect() {
+      this.set(coalescer.stats.eventsIn === 0 ? 0 : coalescer.stats.signals / coalescer.stats.eventsIn);
+    },
+  });
+
+  async function signal(b: Batch, source: string): Promise<void> {
+    const end = m.signalLatency.startTimer();
+    await d.temporal.workflow.signalWithStart('agentWorkflow', {
+      workflowId: agentWorkflowId(b.tenant, b.agentId),
+      taskQueue: d.taskQueue,
+      args: [{ tenant: b.tenant, agentId: b.agentId }],
+      signal: eventsSignal,
+      signalArgs: [{ events: b.events, devices: b.devices }],
+    });
+    end();
+    m.signals.inc({ source });
+  }
+
+  let flushMs = tuning.flushMs ?? deriveFlushMs(null);
+  const coalescer = new Coalescer({
+    flushMs: () => flushMs,
+    async send(b) {
+      await signal(b, 'coalescer');
+      await deletePending(d.pool, b.pendingIds);
+    },
+    onError: (err, b) => log.warn({ err, agentId: b.agentId }, 'signal failed; will retry'),
+  });
+  const writer = new IntakeWriter(d.pool, gatewayId);
+  const presence = new Presence({
+    pool: d.pool, gatewayId, leaseSec: tuning.leaseSec,
+    send: (b) => signal(b, 'sweeper'),
+    onError: (err) => log.warn({ err }, 'presence'),
+  });
+  const tenantBuckets = new BucketMap(tuning.tenantEventsPerSec, tuning.tenantEventsPerSec * 2);
+  const local = new Map<string, Set<PushTarget>>();
+  const ensured = new Set<string>();
+  const akey = (tenant: string, agentId: string) => `${tenant}\u0000${agentId}`;
+
+  async function refreshFlushMs(): Promise<void> {
+    if (tuning.flushMs !== undefined) return;
+    const { rows } = await d.pool.query<{ s: number | null }>(
+      `SELECT min(least(remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec)) AS s
+         FROM rules WHERE enabled`,
+    );
+    flushMs = deriveFlushMs(rows[0]?.s ?? null);
+  }
+
+  let listener: PoolClient | undefined;
+  let stopped = false;
+  const timers: ReturnType<typeof setInterval>[] = [];
+
+  async function listen(): Promise<void> {
+    if (stopped) return;
+    try {
+      const c = await d.pool.connect();
+      listener = c;
+      c.on('notification', (n) => void onPushNotice(n.payload));
+      c.on('error', (err) => {
+        log.warn({ err }, 'push listener lost; reconnecting');
+        c.release(true);
+        if (listener === c) listener = undefined;
+        setTimeout(() => void listen(), 1000);
+      });
+      await c.query('LISTEN vigil_push');
+    } catch (err) {
+      log.warn({ err }, 'push listener failed; retrying');
+      setTimeout(() => void listen(), 1000);
+    }
+  }
+
+  async function onPushNotice(payload: string | undefined): Promise<void> {
+    try {
+      const n = JSON.parse(payload ?? '{}') as { tenant?: string; agentId?: string; seq?: number };
+      const targets = n.tenant && n.agentId ? local.get(akey(n.tenant, n.agentId)) : undefined;
+      if (!targets || targets.size === 0 || n.seq === undefined) return;
+      const { rows } = await d.pool.query('SELECT seq, topic, data FROM push_messages WHERE seq = $1', [n.seq]);
+      const r = rows[0];
+      if (!r) return;
+      for (const t of targets) {
+        t.send({ type: 'push', msgId: `m-${r.seq}`, topic: r.topic, data: r.data });
+        m.pushes.inc();
+      }
+    } catch (err) {
+      log.warn({ err }, 'push delivery failed');
+    }
+  }
+
+  return {
+    tuning, gatewayId, region, metrics: m, coalescer, writer, presence, log,
+    get flushMs() {
+      return flushMs;
+    },
+
+    async start(): Promise<void> {
+      await refreshFlushMs();
+      await presence.start();
+      await listen();
+      timers.push(setInterval(() => void refreshFlushMs().catch((err) => log.warn({ err }, 'rule refresh')), 30_000));
+      timers.push(setInterval(() => coalescer.prune(), 60_000));
+    },
+
+    /** Graceful stop: buffered activity goes out; devices stay owned until the grace ends. */
+    async stop(): Promise<void> {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      await coalescer.flushAll();
+      await presence.stop(tuning.drainGraceSec).catch((err) => log.warn({ err }, 'lease release'));
+      listener?.release();
+      listener = undefined;
+    },
+
+    async ensureAgent(tenant: string, agentId: string): Promise<void> {
+      const k = akey(tenant, agentId);
+      if (ensured.has(k)) return;
+      await ensureAgent(d.pool, tenant, agentId, region);
+      if (ensured.size > 100_000) ensured.clear();
+      ensured.add(k);
+    },
+
+    /** Whether the tenant may send `n` more events now. */
+    tenantAllows(tenant: string, n: number): boolean {
+      return tenantBuckets.take(tenant, n);
+    },
+
+    /**
+     * Validates, persists and forwards one frame's events; the returned receipt is safe to send:
+     * every accepted event is durable. A persistence failure accepts nothing, so the client resends.
+     */
+    async ingest(tenant: string, agentId: string, deviceId: string, raw: unknown[], via: 'ws' | 'http'): Promise<Receipt & { type: 'receipt'; retry?: string[] }> {
+      const { valid, rejected } = checkEvents(raw, deviceId, Date.now());
+      for (const r of rejected) m.rejects.inc({ code: r.code });
+      try {
+        const p = await writer.submit(tenant, agentId, valid);
+        for (const e of p.fresh) m.events.inc({ type: String(e.type), outcome: 'accepted' });
+        for (const _ of p.duplicates) m.events.inc({ type: 'any', outcome: 'duplicate' });
+        coalescer.accept(tenant, agentId, p.fresh, p.pendingId);
+        m.receipts.inc({ via });
+        return { type: 'receipt', accepted: p.fresh.map((e) => e.reqId), duplicates: p.duplicates, rejected };
+      } catch (err) {
+        log.error({ err }, 'intake commit failed');
+        m.rejects.inc({ code: 'UNAVAILABLE' });
+        m.receipts.inc({ via });
+        return { type: 'receipt', accepted: [], duplicates: [], rejected, retry: valid.map((e) => e.reqId) };
+      }
+    },
+
+    device(tenant: string, agentId: string, deviceId: string, connected: boolean): void {
+      coalescer.device(tenant, agentId, { deviceId, connected, at: Date.now() });
+    },
+
+    addTarget(tenant: string, agentId: string, t: PushTarget): void {
+      const k = akey(tenant, agentId);
+      let s = local.get(k);
+      if (!s) local.set(k, (s = new Set()));
+      s.add(t);
+    },
+    removeTarget(tenant: string, agentId: string, t: PushTarget): void {
+      const k = akey(tenant, agentId);
+      const s = local.get(k);
+      s?.delete(t);
+      if (s?.size === 0) local.delete(k);
+    },
+  };
+}
+
+/**
+ * A tenth of the shortest activity window, between 50 ms and 5 s: a buffered action reaches the
+ * workflow long before any window measured from it can end.
+ */
+export function deriveFlushMs(shortestWindowSec: number | null): number {
+  // Tenants without a rule of their own run on the default one.
+  const sec = Math.min(shortestWindowSec ?? Infinity, DEFAULT_RULE.windows.remindAfterNoActionSec);
+  return Math.min(5000, Math.max(50, Math.round((sec * 1000) / 10)));
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,185 @@
+// The websocket `GET /v1/ws` of PROTOCOL.md: hello within 5 s, origin allowlist, 64 KiB frames,
+// every frame validated, per-connection and per-tenant rate limits, one receipt per events frame
+// (sent only once its events are durable), documented close codes with an error frame first.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { verifyToken, type Principal } from '../platform/auth.ts';
+import { CloseCode } from '../sdk/protocol.ts';
+import { STATUS_CODE, type Status } from '../workflows/model.ts';
+import type { GatewayCore, PushTarget } from './core.ts';
+import { parseFrame } from './frames.ts';
+import { TokenBucket } from './rate-limit.ts';
+
+export const MAX_FRAME_BYTES = 64 * 1024;
+const HELLO_TIMEOUT_MS = 5_000;
+
+export interface WsOptions {
+  core: GatewayCore;
+  jwtSecret: string;
+  allowedOrigins: string[];
+  pool: import('../db/pool.ts').Pool;
+}
+
+/** Browsers send Origin; the allowlist applies to them. Without a list only localhost pages may connect. */
+export function originAllowed(origin: string | undefined, allowed: string[]): boolean {
+  if (origin === undefined) return true;
+  if (allowed.length > 0) return allowed.includes(origin) || allowed.includes('*');
+  try {
+    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(origin).hostname);
+  } catch {
+    return false;
+  }
+}
+
+export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(): void } {
+  const { core } = o;
+  const m = core.metrics;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  let closing = false;
+
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/v1/ws' || closing) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
+  });
+
+  // Plain GET without an upgrade.
+  app.get('/v1/ws', async (_req, reply) => reply.code(426).send({ code: 'UPGRADE_REQUIRED', message: 'connect with a websocket' }));
+
+  function onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const sessionId = randomUUID();
+    let principal: Principal | undefined;
+    let deviceId = '';
+    let welcomed = false;
+    let closed = false;
+    const modules = new Set<string>();
+    const frames = new TokenBucket(Math.max(5, core.tuning.connEventsPerSec / 5), Math.max(10, core.tuning.connEventsPerSec / 2));
+    const events = new TokenBucket(core.tuning.connEventsPerSec, core.tuning.connEventsPerSec * 2);
+    const target: PushTarget = { send: (f) => send(f) };
+    let chain: Promise<void> = Promise.resolve();
+
+    const send = (frame: object) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+    };
+    const reject = (close: number, code: string, message: string) => {
+      if (closed) return;
+      m.rejects.inc({ code });
+      send({ type: 'error', code, message });
+      closed = true;
+      ws.close(close, code);
+    };
+
+    const helloTimer = setTimeout(() => reject(CloseCode.HELLO_TIMEOUT, 'HELLO_TIMEOUT', `no hello within ${HELLO_TIMEOUT_MS / 1000} s`), HELLO_TIMEOUT_MS);
+
+    if (!originAllowed(req.headers.origin, o.allowedOrigins)) {
+      reject(CloseCode.FORBIDDEN, 'FORBIDDEN', `origin ${req.headers.origin} is not allowed`);
+      clearTimeout(helloTimer);
+      return;
+    }
+
+    ws.on('message', (data, isBinary) => {
+      if (closed) return;
+      if (isBinary) return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'frames are JSON text');
+      if (!frames.take()) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'too many frames on this connection');
+      const arrived = process.hrtime.bigint();
+      const text = data.toString();
+      chain = chain.then(() => onFrame(text, arrived)).catch((err) => {
+        core.log.error({ err }, 'frame handling failed');
+        reject(1011, 'UNAVAILABLE', 'the gateway could not handle the frame; reconnect and resend');
+      });
+    });
+
+    ws.on('close', (code) => {
+      closed = true;
+      clearTimeout(helloTimer);
+      if (code === 1009) m.rejects.inc({ code: 'TOO_BIG' });
+      if (!welcomed || !principal) return;
+      m.connections.dec();
+      core.removeTarget(principal.tenant, principal.sub, target);
+      if (closing) return; // a draining gateway keeps its devices until the grace ends
+      const p = principal;
+      chain = chain.then(async () => {
+        if (await core.presence.disconnect(p.tenant, p.sub, deviceId, sessionId)) core.device(p.tenant, p.sub, deviceId, false);
+      }).catch((err) => core.log.warn({ err }, 'disconnect bookkeeping failed'));
+    });
+    ws.on('error', (err) => core.log.debug({ err }, 'websocket error'));
+
+    async function onFrame(text: string, arrived: bigint): Promise<void> {
+      if (closed) return;
+      const parsed = parseFrame(text);
+      if ('error' in parsed) return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', parsed.error);
+      const f = parsed.frame;
+      if (!welcomed) {
+        if (f.type !== 'hello') return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'the first frame must be hello');
+        clearTimeout(helloTimer);
+        try {
+          principal = await verifyToken(o.jwtSecret, f.token);
+        } catch (err) {
+          return reject(CloseCode.UNAUTHORIZED, 'UNAUTHORIZED', `bad or expired token: ${(err as Error).message}`);
+        }
+        if (principal.role !== 'agent') return reject(CloseCode.FORBIDDEN, 'FORBIDDEN', 'only agent tokens open a workbench connection');
+        if (closed) return;
+        deviceId = f.deviceId;
+        for (const mod of f.modules) modules.add(`${mod.module}/${mod.entity}`);
+        await core.ensureAgent(principal.tenant, principal.sub);
+        await core.presence.connect(principal.tenant, principal.sub, deviceId, sessionId);
+        core.device(principal.tenant, principal.sub, deviceId, true);
+        if (closed) {
+          // The socket went away during hello: undo, as its close handler saw no session yet.
+          if (await core.presence.disconnect(principal.tenant, principal.sub, deviceId, sessionId)) core.device(principal.tenant, principal.sub, deviceId, false);
+          return;
+        }
+        welcomed = true;
+        m.connections.inc();
+        core.addTarget(principal.tenant, principal.sub, target);
+        const { rows } = await o.pool.query<{ status: Status; since: Date; cause: string }>(
+          'SELECT status, since, cause FROM status_table WHERE tenant = $1 AND agent_id = $2',
+          [principal.tenant, principal.sub],
+        );
+        const s = rows[0];
+        send({
+          type: 'welcome', sessionId, agentId: principal.sub, tenant: principal.tenant,
+          heartbeatIntervalMs: core.tuning.heartbeatMs,
+          ...(s ? { status: { status: s.status, statusCode: STATUS_CODE[s.status], cause: s.cause, since: s.since.toISOString() } } : {}),
+        });
+        return;
+      }
+      const p = principal!;
+      switch (f.type) {
+        case 'hello':
+          return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'hello was already sent');
+        case 'events': {
+          if (!events.take(f.events.length)) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'too many events on this connection');
+          if (!core.tenantAllows(p.tenant, f.events.length)) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'the tenant is over its event rate');
+          const receipt = await core.ingest(p.tenant, p.sub, deviceId, f.events, 'ws');
+          send(receipt);
+          m.receiptLatency.observe(Number(process.hrtime.bigint() - arrived) / 1e9);
+          return;
+        }
+        case 'ack':
+          return;
+        case 'register':
+          modules.add(`${f.module}/${f.entity}`);
+          return;
+        case 'unregister':
+          modules.delete(`${f.module}/${f.entity}`);
+          return;
+      }
+    }
+  }
+
+  return {
+    /** Graceful stop: close every socket as a restart; their devices stay owned until the grace ends. */
+    closeAll() {
+      closing = true;
+      for (const ws of wss.clients) ws.close(1012, 'gateway restarting');
+      wss.close();
+    },
+  };
+}
