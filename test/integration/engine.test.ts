@@ -9,7 +9,9 @@ import { createHarness, eventually, setRule, type Harness, type RunningWorker } 
 import { assertChain, committedStatus, deliver, ev, live, statusLog, waitForStatus } from './agent-helpers.ts';
 
 // Windows of a few seconds instead of minutes: same code paths, configured by rule.
-// Histories worth replaying in CI: [file, agent, runId (undefined = the current run)].
+// Histories worth replaying in CI: [file, agent, runId (undefined = the current run)]. A run is
+// recorded only after it has run a workflow task: a run right after continue-as-new first waits out
+// the server's backoff with nothing but WorkflowExecutionStarted, which the replayer cannot replay.
 const recorded: [string, string, string | undefined][] = [
   ['abnormal-offline-path', 'walker', undefined],
   ['manual-set-status', 'manual', undefined],
@@ -174,6 +176,11 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     }, 10_000, 'the carried reqId to be recognised');
     expect(s.taskCount).toBe(1);
     expect(s.next?.action).toBe('REMIND'); // the carried silence window: reminder first
+    // The run the first one continued as: it has carried input and has run workflow tasks by now.
+    const firstHistory = await h.client.workflow.getHandle(id, firstRun).fetchHistory();
+    const secondRun = firstHistory.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    expect(secondRun).toBeTruthy();
+    recorded.push(['after-continue-as-new', agent, secondRun!]);
   });
 
   it('publishes AgentStatus so operators can list agents by status', async () => {

@@ -9,7 +9,7 @@ import { describe, expect, inject, it } from 'vitest';
 describe('recorded histories replay deterministically', () => {
   it('replays every history in test/histories without a nondeterminism error', () => {
     const files = fs.readdirSync('test/histories').filter((f) => f.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(files.length).toBeGreaterThanOrEqual(5);
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/replay-histories.ts', inject('workflowBundlePath')], { encoding: 'utf8', timeout: 90_000 });
     const lines = r.stdout.trim().split('\n');
     expect(lines.filter((l) => !l.startsWith('ok ')), r.stderr).toEqual([]);
