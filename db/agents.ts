@@ -34,3 +34,52 @@ export async function upsertAgent(db: Queryable, tenant: string, agentId: string
   );
   await ensureAgent(db, tenant, agentId, region);
 }
+
+/** An agent's committed state as the HTTP API shows it (PROTOCOL.md `GET /v1/agents/:agentId`). */
+export interface AgentStateRow {
+  agentId: string;
+  tenant: string;
+  displayName: string;
+  businessLine: string;
+  status: string;
+  statusCode: number;
+  cause: string;
+  since: string;
+  taskCount: number;
+  skillGroups: string[];
+  onApp: boolean;
+  devices: string[];
+  lastActionAt: string | null;
+  version: number;
+}
+
+export interface AgentListFilter {
+  status?: string;
+  skillGroup?: string;
+  /** Keyset: only agents whose id sorts after this one. */
+  afterAgentId?: string;
+  limit: number;
+}
+
+/** A page of the tenant's committed agent states in agent-id order (a stable keyset cursor). */
+export async function listAgents(db: Queryable, tenant: string, f: AgentListFilter): Promise<AgentStateRow[]> {
+  const { rows } = await db.query(
+    `SELECT s.agent_id, s.tenant, a.display_name, a.business_line, s.status, s.status_code, s.cause, s.since,
+            s.version, s.last_action_at, a.skill_groups,
+            (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
+            ARRAY(SELECT d.device_id FROM device_sessions d WHERE d.tenant = s.tenant AND d.agent_id = s.agent_id
+                   ORDER BY d.device_id) AS devices
+       FROM status_table s JOIN agents a USING (tenant, agent_id)
+      WHERE s.tenant = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR $3 = ANY (a.skill_groups))
+        AND ($4::text IS NULL OR s.agent_id COLLATE "C" > $4)
+      ORDER BY s.agent_id COLLATE "C"
+      LIMIT $5`,
+    [tenant, f.status ?? null, f.skillGroup ?? null, f.afterAgentId ?? null, f.limit],
+  );
+  return rows.map((r) => ({
+    agentId: r.agent_id, tenant: r.tenant, displayName: r.display_name, businessLine: r.business_line,
+    status: r.status, statusCode: r.status_code, cause: r.cause, since: r.since.toISOString(), taskCount: r.task_count,
+    skillGroups: r.skill_groups, onApp: r.devices.length > 0, devices: r.devices,
+    lastActionAt: r.last_action_at?.toISOString() ?? null, version: r.version,
+  }));
+}

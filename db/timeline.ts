@@ -1,0 +1,40 @@
+// HCM's side of an agent's timeline: committed status changes and the delivery of each outbox row
+// per lane. The workflow's own timeline (events, candidates, rejections) comes from its query.
+import type pg from 'pg';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+export interface TimelineRow {
+  at: string;
+  source: 'hcm' | 'delivery';
+  kind: 'commit' | 'delivery';
+  detail: string;
+}
+
+/** The newest `limit` commits and the newest `limit` deliveries of one agent, newest first. */
+export async function hcmTimeline(db: Queryable, tenant: string, agentId: string, limit: number): Promise<TimelineRow[]> {
+  const [commits, deliveries] = await Promise.all([
+    db.query(
+      `SELECT committed_at, version, from_status, to_status, cause, actor, rule_id, rule_version
+         FROM unified_work_status_log WHERE tenant = $1 AND agent_id = $2 ORDER BY id DESC LIMIT $3`,
+      [tenant, agentId, limit],
+    ),
+    db.query(
+      `SELECT d.lane, d.state, d.attempts, d.last_error, d.delivered_at, o.created_at, o.topic, o.version
+         FROM status_change_outbox o JOIN outbox_deliveries d ON d.outbox_id = o.id
+        WHERE o.tenant = $1 AND o.agent_id = $2 ORDER BY o.id DESC, d.lane LIMIT $3`,
+      [tenant, agentId, limit],
+    ),
+  ]);
+  const rows: TimelineRow[] = [
+    ...commits.rows.map((r) => ({
+      at: r.committed_at.toISOString(), source: 'hcm' as const, kind: 'commit' as const,
+      detail: `v${r.version} ${r.from_status}→${r.to_status} ${r.cause} by ${r.actor}${r.rule_id ? ` (rule ${r.rule_id} v${r.rule_version})` : ''}`,
+    })),
+    ...deliveries.rows.map((r) => ({
+      at: (r.delivered_at ?? r.created_at).toISOString(), source: 'delivery' as const, kind: 'delivery' as const,
+      detail: `${r.lane} ${r.topic} v${r.version}: ${r.state}, ${r.attempts} attempts${r.last_error ? `, last error ${r.last_error}` : ''}`,
+    })),
+  ];
+  return rows.sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
+}
