@@ -9,7 +9,7 @@ import pino from 'pino';
 import { ensureAgent } from '../db/agents.ts';
 import { loadConfig, type GatewayTuning } from '../platform/config.ts';
 import type { Receipt } from '../sdk/protocol.ts';
-import { agentWorkflowId, eventsSignal } from '../workflows/contract.ts';
+import { agentWorkflowId, eventsSignal, type EventsSignal } from '../workflows/contract.ts';
 import { DEFAULT_RULE } from '../workflows/model.ts';
 import { Coalescer, type Batch } from './coalescer.ts';
 import { checkEvents } from './frames.ts';
@@ -51,17 +51,30 @@ export function createCore(d: GatewayDeps) {
     },
   });
 
-  async function signal(b: Batch, source: string): Promise<void> {
+  async function signalOne(tenant: string, agentId: string, payload: EventsSignal, source: string): Promise<void> {
     const end = m.signalLatency.startTimer();
     await d.temporal.workflow.signalWithStart('agentWorkflow', {
-      workflowId: agentWorkflowId(b.tenant, b.agentId),
+      workflowId: agentWorkflowId(tenant, agentId),
       taskQueue: d.taskQueue,
-      args: [{ tenant: b.tenant, agentId: b.agentId }],
+      args: [{ tenant, agentId }],
       signal: eventsSignal,
-      signalArgs: [{ events: b.events, devices: b.devices }],
+      signalArgs: [payload],
     });
     end();
     m.signals.inc({ source });
+  }
+
+  /**
+   * The workflow applies a signal's devices before its events, and an event from a device counts
+   * as that device being there; so disconnects go in a second signal, after the events.
+   */
+  async function signal(b: Batch, source: string): Promise<void> {
+    const gone = b.devices.filter((x) => !x.connected);
+    if (gone.length === 0 || b.events.length === 0) {
+      return signalOne(b.tenant, b.agentId, { events: b.events, devices: b.devices }, source);
+    }
+    await signalOne(b.tenant, b.agentId, { events: b.events, devices: b.devices.filter((x) => x.connected) }, source);
+    await signalOne(b.tenant, b.agentId, { devices: gone }, source);
   }
 
   let flushMs = tuning.flushMs ?? deriveFlushMs(null);

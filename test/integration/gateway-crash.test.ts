@@ -1,0 +1,98 @@
+// The gateway as a real process: killed right after a receipt, and stopped gracefully (rolling restart).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort, waitForPort } from '../../platform/ports.ts';
+import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
+import { live } from './agent-helpers.ts';
+import { rawClient, SECRET, startGateway, type RawClient, type TestGateway } from './gateway-helpers.ts';
+import { signToken } from '../../platform/auth.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function gatewayProcess(h: Harness, env: Record<string, string>): Promise<{ child: ChildProcess; ws: string; exited: Promise<number | null> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env, PORT: String(port), DATABASE_URL: inject('databaseUrl'), TEMPORAL_ADDRESS: inject('temporalAddress'),
+      VIGIL_JWT_SECRET: SECRET, VIGIL_TASK_QUEUE: h.taskQueue, VIGIL_GATEWAY_LEASE_SEC: '1', LOG_LEVEL: 'warn', ...env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await waitForPort('127.0.0.1', port, 30_000);
+  return { child, ws: `ws://127.0.0.1:${port}/v1/ws`, exited };
+}
+
+describe('gateway process: crash and rolling restart', () => {
+  let h: Harness;
+  let w: RunningWorker;
+  let g: TestGateway;
+  beforeAll(async () => {
+    h = await createHarness('gwcrash');
+    await setRule(h, 'slow', { windows: { idleAfterNoTaskSec: 600, remindAfterNoActionSec: 600, abnormalAfterNoActionSec: 900, offlineAfterAbnormalSec: 600 }, reconnectGraceSec: 60 });
+    w = await h.startWorker();
+    // The surviving instance: its sweeper acts for the dead one.
+    g = await startGateway(h, { leaseSec: 1 });
+  });
+  afterAll(async () => {
+    await g?.close();
+    await w?.stop();
+    await h?.close();
+  });
+
+  const hello = async (url: string, agent: string, deviceId: string): Promise<RawClient> => {
+    const c = await rawClient(url);
+    c.send({ type: 'hello', token: await signToken(SECRET, { sub: agent, tenant: h.tenant, role: 'agent' }), deviceId });
+    await c.next('welcome');
+    return c;
+  };
+
+  it('loses no accepted event when the gateway is killed right after the receipt', async () => {
+    const agent = 'crash';
+    // A long flush interval: the second click is only buffered in memory (and in intake_pending).
+    const p = await gatewayProcess(h, { VIGIL_FLUSH_MS: '30000' });
+    const c = await hello(p.ws, agent, 'tab-c');
+    const first = { reqId: randomUUID(), type: 100, ts: Date.now() };
+    c.send({ type: 'events', events: [first] });
+    await c.next('receipt');
+    await eventually(async () => (await live(h, agent)).lastActionAt >= first.ts, 10_000, 'the first click');
+    await new Promise((r) => setTimeout(r, 5));
+    const second = { reqId: randomUUID(), type: 101, ts: Date.now() };
+    c.send({ type: 'events', events: [second] });
+    const receipt = await c.next('receipt', c.frames.length);
+    p.child.kill('SIGKILL');
+    expect(receipt).toMatchObject({ accepted: [second.reqId] });
+    await p.exited;
+    expect((await live(h, agent)).lastActionAt).toBeLessThan(second.ts);
+    // After the dead lease runs out, the sweeper forwards the event and declares the device gone.
+    await eventually(async () => {
+      const s = await live(h, agent);
+      return s.lastActionAt === second.ts && s.devices['tab-c']?.connected === false;
+    }, 15_000, 'the swept event and disconnect').catch(async (e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(await live(h, agent))} second=${second.ts}`);
+    });
+    const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM intake_pending WHERE tenant = $1 AND agent_id = $2', [h.tenant, agent]);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('a rolling restart does not mark a reconnecting device gone; one that does not come back is', async () => {
+    const p = await gatewayProcess(h, { VIGIL_DRAIN_GRACE_SEC: '3' });
+    const stays = await hello(p.ws, 'roller', 'tab-r');
+    const leaves = await hello(p.ws, 'leaver', 'tab-l');
+    p.child.kill('SIGTERM');
+    expect(await stays.closed).toBe(1012);
+    expect(await leaves.closed).toBe(1012);
+    expect(await p.exited).toBe(0);
+    // The workbench reconnects to another instance within the grace; the other one never does.
+    const again = await hello(g.ws, 'roller', 'tab-r');
+    await eventually(async () => (await live(h, 'leaver')).devices['tab-l']?.connected === false, 15_000, 'the leaver to be swept');
+    const s = await live(h, 'roller');
+    expect(s.devices['tab-r']?.connected).toBe(true);
+    expect(s.timeline.some((t) => t.kind === 'device' && t.detail === 'tab-r disconnected')).toBe(false);
+    again.socket.close();
+  });
+});
