@@ -23,6 +23,11 @@ const Env = z.object({
   VIGIL_CONN_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
   VIGIL_TENANT_EVENTS_PER_SEC: z.coerce.number().min(1).default(5_000),
   VIGIL_HTTP_REQ_PER_SEC: z.coerce.number().min(1).default(50),
+  VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  VIGIL_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  VIGIL_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  VIGIL_RECONCILE_EVERY_SEC: z.coerce.number().int().min(5).default(60),
+  VIGIL_FAULT: z.enum(['exit-after-deliver']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -42,6 +47,16 @@ export interface Config {
   taskQueue: string;
   logLevel: string;
   gateway: GatewayTuning;
+  dispatcher: DispatcherTuning;
+}
+
+/** Dispatcher knobs (README "Propagation"); `fault` exists for crash tests only. */
+export interface DispatcherTuning {
+  metricsPort: number;
+  webhookTimeoutMs: number;
+  webhookMaxAttempts: number;
+  reconcileEverySec: number;
+  fault: 'exit-after-deliver' | undefined;
 }
 
 /** Gateway knobs (README "Configuration"); tests shorten them, production keeps the defaults. */
@@ -90,6 +105,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       connEventsPerSec: e.VIGIL_CONN_EVENTS_PER_SEC,
       tenantEventsPerSec: e.VIGIL_TENANT_EVENTS_PER_SEC,
       httpReqPerSec: e.VIGIL_HTTP_REQ_PER_SEC,
+    },
+    dispatcher: {
+      metricsPort: e.VIGIL_DISPATCHER_METRICS_PORT,
+      webhookTimeoutMs: e.VIGIL_WEBHOOK_TIMEOUT_MS,
+      webhookMaxAttempts: e.VIGIL_WEBHOOK_MAX_ATTEMPTS,
+      reconcileEverySec: e.VIGIL_RECONCILE_EVERY_SEC,
+      fault: e.VIGIL_FAULT,
     },
   };
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
 import { createHcmActivities, type HcmDeps } from '../activities/hcm.ts';
+import { createReconcileActivities } from '../activities/reconcile.ts';
 
 export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -46,7 +47,7 @@ export function createAgentWorker(o: AgentWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowBundle: o.workflowBundle,
-    activities: createHcmActivities(o),
+    activities: { ...createHcmActivities(o), ...createReconcileActivities(o) },
     // Agents are long-lived and mostly idle: keep many cached, poll modestly.
     maxCachedWorkflows: 5000,
     // After a worker restart its agents' next tasks wait this long on the old sticky queue: keep

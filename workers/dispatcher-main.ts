@@ -1,8 +1,14 @@
 // Entry point of the dispatcher process: `tsx workers/dispatcher-main.ts` (npm start runs it).
+// Runs every lane (feed, push, one per webhook subscription), serves its metrics, and makes sure
+// the reconciliation schedule exists.
+import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
-import { runFeedLane } from './dispatcher.ts';
+import { startDispatcher } from './dispatcher.ts';
+import { DEFAULT_RETRY } from './lanes/retry.ts';
+import { createDispatcherMetrics, serveMetrics } from './metrics.ts';
+import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from './reconcile-schedule.ts';
 
 const log = createLogger('dispatcher');
 const cfg = loadConfig();
@@ -10,12 +16,39 @@ if (!cfg.databaseUrl) {
   log.fatal('DATABASE_URL is required (npm start sets it)');
   process.exit(2);
 }
-const pool = createPool(cfg.databaseUrl, 4);
-const lane = runFeedLane(pool, { onError: (err) => log.warn({ err }, 'feed lane batch failed; retrying') });
-log.info('dispatcher running (feed lane)');
+const d = cfg.dispatcher;
+const pool = createPool(cfg.databaseUrl, 12);
+const metrics = createDispatcherMetrics(pool);
+const dispatcher = await startDispatcher({
+  pool,
+  databaseUrl: cfg.databaseUrl,
+  retry: { ...DEFAULT_RETRY, maxAttempts: d.webhookMaxAttempts },
+  webhook: { timeoutMs: d.webhookTimeoutMs, fault: d.fault },
+  hooks: metrics.hooks,
+  onError: (lane, err) => log.warn({ err, lane }, 'lane round failed; retrying'),
+});
+const server = d.metricsPort ? await serveMetrics(metrics.registry, d.metricsPort) : undefined;
+log.info({ lanes: dispatcher.lanes(), metricsPort: server?.port, fault: d.fault }, 'dispatcher running');
+
+if (cfg.temporalAddress) {
+  try {
+    const connection = await Connection.connect({ address: cfg.temporalAddress });
+    const created = await ensureReconcileSchedule(new Client({ connection, namespace: cfg.temporalNamespace }), {
+      taskQueue: cfg.taskQueue, everySec: d.reconcileEverySec,
+    });
+    log.info({ scheduleId: RECONCILE_SCHEDULE_ID, created }, 'reconciliation schedule in place');
+    await connection.close();
+  } catch (err) {
+    log.warn({ err }, 'could not ensure the reconciliation schedule; webhooks still deliver');
+  }
+} else {
+  log.warn('TEMPORAL_ADDRESS unset: no reconciliation schedule');
+}
+
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, async () => {
-    await lane.stop();
+    await dispatcher.stop();
+    await server?.close();
     await pool.end();
     process.exit(0);
   });

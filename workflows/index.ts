@@ -1,2 +1,3 @@
 // Everything the worker registers as workflow code.
 export { agentWorkflow } from './agent.ts';
+export { reconcileWorkflow } from './reconcile.ts';
