@@ -25,6 +25,8 @@ export interface CoalescerOptions {
   /** Delivers a batch (signalWithStart); a rejection keeps the batch for a retry. */
   send(batch: Batch): Promise<void>;
   now?: () => number;
+  /** Every accepted frame is signalled at once on its own (for measuring what coalescing saves). */
+  naive?: boolean;
   onError?: (err: unknown, batch: Batch) => void;
 }
 
@@ -63,6 +65,22 @@ export class Coalescer {
     const a = this.buffer(tenant, agentId);
     const now = this.now();
     this.stats.eventsIn += events.length;
+    if (this.o.naive) {
+      const batch: Batch = { tenant, agentId, events, devices: [], pendingIds: pendingId === null ? [] : [pendingId] };
+      this.stats.signals++;
+      this.o.send(batch).then(
+        () => void (this.stats.eventsForwarded += events.length),
+        (err) => {
+          this.stats.failures++;
+          this.o.onError?.(err, batch);
+          a.events.push(...batch.events);
+          a.pendingIds.push(...batch.pendingIds);
+          a.urgent = true;
+          this.schedule(a);
+        },
+      );
+      return;
+    }
     if (pendingId !== null) a.pendingIds.push(pendingId);
     for (const e of events) {
       if (!isCoalescable(e.type)) a.urgent = true;

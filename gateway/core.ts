@@ -80,6 +80,7 @@ export function createCore(d: GatewayDeps) {
   let flushMs = tuning.flushMs ?? deriveFlushMs(null);
   const coalescer = new Coalescer({
     flushMs: () => flushMs,
+    naive: !tuning.coalesce,
     async send(b) {
       await signal(b, 'coalescer');
       await deletePending(d.pool, b.pendingIds);

@@ -18,6 +18,7 @@ const Env = z.object({
   VIGIL_TASK_QUEUE: z.string().min(1).default('vigil-agents'),
   VIGIL_HEARTBEAT_MS: z.coerce.number().int().min(100).default(30_000),
   VIGIL_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).optional(),
+  VIGIL_COALESCE: z.enum(['on', 'off']).default('on'),
   VIGIL_GATEWAY_LEASE_SEC: z.coerce.number().min(0.5).default(15),
   VIGIL_DRAIN_GRACE_SEC: z.coerce.number().min(0).default(30),
   VIGIL_CONN_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
@@ -64,6 +65,8 @@ export interface GatewayTuning {
   heartbeatMs: number;
   /** Coalescing flush interval; undefined = derived from the shortest activity window of the rules. */
   flushMs: number | undefined;
+  /** false: one signal per accepted frame (the benchmark's naive side). */
+  coalesce: boolean;
   leaseSec: number;
   drainGraceSec: number;
   connEventsPerSec: number;
@@ -100,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gateway: {
       heartbeatMs: e.VIGIL_HEARTBEAT_MS,
       flushMs: e.VIGIL_FLUSH_MS,
+      coalesce: e.VIGIL_COALESCE === 'on',
       leaseSec: e.VIGIL_GATEWAY_LEASE_SEC,
       drainGraceSec: e.VIGIL_DRAIN_GRACE_SEC,
       connEventsPerSec: e.VIGIL_CONN_EVENTS_PER_SEC,

@@ -125,3 +125,13 @@ describe('coalescer', () => {
     );
   });
 });
+
+describe('naive mode (benchmark baseline)', () => {
+  it('signals every frame on its own, at once', async () => {
+    const sent: Batch[] = [];
+    const c = new Coalescer({ flushMs: () => FLUSH, naive: true, send: async (b) => void sent.push(b) });
+    for (let i = 1; i <= 5; i++) c.accept('t', 'a', [e(100)], i);
+    expect(sent.map((b) => b.pendingIds)).toEqual([[1], [2], [3], [4], [5]]);
+    expect(c.stats.signals).toBe(5);
+  });
+});
