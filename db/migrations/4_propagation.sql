@@ -31,6 +31,8 @@ CREATE TABLE webhook_acks (
 
 CREATE INDEX status_change_outbox_latest ON status_change_outbox (tenant, agent_id, topic, version DESC);
 CREATE INDEX outbox_deliveries_dead ON outbox_deliveries (lane, outbox_id) WHERE state = 'dead';
+-- Claims take a lane's pending rows in outbox order: an ordered scan, not a sort of the backlog.
+CREATE INDEX outbox_deliveries_pending ON outbox_deliveries (lane, outbox_id) WHERE state = 'pending';
 
 -- Delivery rows for every lane are still created in the committing transaction (late-commit safe).
 CREATE OR REPLACE FUNCTION outbox_lanes() RETURNS trigger LANGUAGE plpgsql AS $$
