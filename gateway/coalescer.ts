@@ -22,6 +22,14 @@ export interface Batch {
 export interface CoalescerOptions {
   /** Current flush interval (it follows the rules). */
   flushMs(): number;
+  /**
+   * An action is sent at once when no action went out for this long (default: the flush interval).
+   * Safe up to half the shortest activity window: a buffered action then still reaches the
+   * workflow long before any deadline measured from the last action it knows.
+   */
+  quietMs?(): number;
+  /** A buffer holding only heartbeats may wait this long (heartbeats are not actions; default: flush interval). */
+  heartbeatHoldMs?(): number;
   /** Delivers a batch (signalWithStart); a rejection keeps the batch for a retry. */
   send(batch: Batch): Promise<void>;
   now?: () => number;
@@ -45,6 +53,7 @@ interface AgentBuffer {
   lastSignalAt: number;
   lastActionSentAt: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  timerDue: number;
   sending: Promise<void> | undefined;
   failures: number;
 }
@@ -84,7 +93,7 @@ export class Coalescer {
     if (pendingId !== null) a.pendingIds.push(pendingId);
     for (const e of events) {
       if (!isCoalescable(e.type)) a.urgent = true;
-      else if (isAction(e.type) && now - a.lastActionSentAt >= this.o.flushMs()) a.urgent = true;
+      else if (isAction(e.type) && now - a.lastActionSentAt >= (this.o.quietMs?.() ?? this.o.flushMs())) a.urgent = true;
       if (isCoalescable(e.type)) {
         // Only the latest action and the latest heartbeat matter to the windows.
         const action = isAction(e.type);
@@ -141,7 +150,7 @@ export class Coalescer {
     const key = `${tenant}\u0000${agentId}`;
     let a = this.agents.get(key);
     if (!a) {
-      a = { tenant, agentId, events: [], devices: [], pendingIds: [], urgent: false, lastSignalAt: -Infinity, lastActionSentAt: -Infinity, timer: undefined, sending: undefined, failures: 0 };
+      a = { tenant, agentId, events: [], devices: [], pendingIds: [], urgent: false, lastSignalAt: -Infinity, lastActionSentAt: -Infinity, timer: undefined, timerDue: 0, sending: undefined, failures: 0 };
       this.agents.set(key, a);
     }
     return a;
@@ -150,7 +159,9 @@ export class Coalescer {
   private schedule(a: AgentBuffer): void {
     if (this.closed || a.sending || !hasWork(a)) return;
     const retryMs = a.failures > 0 ? Math.min(10_000, 250 * 2 ** (a.failures - 1)) : 0;
-    const due = a.urgent && retryMs === 0 ? this.now() : Math.max(a.lastSignalAt + this.o.flushMs(), this.now() + retryMs);
+    const onlyHeartbeats = a.devices.length === 0 && a.events.every((e) => e.type === EventType.HEARTBEAT);
+    const interval = onlyHeartbeats ? Math.max(this.o.flushMs(), this.o.heartbeatHoldMs?.() ?? 0) : this.o.flushMs();
+    const due = a.urgent && retryMs === 0 ? this.now() : Math.max(a.lastSignalAt + interval, this.now() + retryMs);
     const wait = Math.max(0, due - this.now());
     if (wait === 0 && a.urgent) {
       clearTimeout(a.timer);
@@ -158,7 +169,9 @@ export class Coalescer {
       void this.flush(a);
       return;
     }
-    if (a.timer) return;
+    if (a.timer && a.timerDue <= due) return;
+    clearTimeout(a.timer);
+    a.timerDue = due;
     a.timer = setTimeout(() => {
       a.timer = undefined;
       void this.flush(a);

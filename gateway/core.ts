@@ -77,9 +77,12 @@ export function createCore(d: GatewayDeps) {
     await signalOne(b.tenant, b.agentId, { devices: gone }, source);
   }
 
-  let flushMs = tuning.flushMs ?? deriveFlushMs(null);
+  let windowMs = shortestWindowMs(null);
+  let flushMs = tuning.flushMs ?? deriveFlushMs(windowMs);
   const coalescer = new Coalescer({
     flushMs: () => flushMs,
+    quietMs: () => Math.max(flushMs, windowMs / 2),
+    heartbeatHoldMs: () => Math.max(flushMs, windowMs / 2),
     naive: !tuning.coalesce,
     async send(b) {
       await signal(b, 'coalescer');
@@ -99,12 +102,12 @@ export function createCore(d: GatewayDeps) {
   const akey = (tenant: string, agentId: string) => `${tenant}\u0000${agentId}`;
 
   async function refreshFlushMs(): Promise<void> {
-    if (tuning.flushMs !== undefined) return;
     const { rows } = await d.pool.query<{ s: number | null }>(
       `SELECT min(least(remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec)) AS s
          FROM rules WHERE enabled`,
     );
-    flushMs = deriveFlushMs(rows[0]?.s ?? null);
+    windowMs = shortestWindowMs(rows[0]?.s ?? null);
+    flushMs = tuning.flushMs ?? deriveFlushMs(windowMs);
   }
 
   let listener: PoolClient | undefined;
@@ -225,14 +228,17 @@ export function createCore(d: GatewayDeps) {
   };
 }
 
+/** The shortest activity window of the enabled rules; tenants without a rule run on the default one. */
+export function shortestWindowMs(shortestRuleWindowSec: number | null): number {
+  return Math.min(shortestRuleWindowSec ?? Infinity, DEFAULT_RULE.windows.remindAfterNoActionSec) * 1000;
+}
+
 /**
  * A tenth of the shortest activity window, between 50 ms and 5 s: a buffered action reaches the
  * workflow long before any window measured from it can end.
  */
-export function deriveFlushMs(shortestWindowSec: number | null): number {
-  // Tenants without a rule of their own run on the default one.
-  const sec = Math.min(shortestWindowSec ?? Infinity, DEFAULT_RULE.windows.remindAfterNoActionSec);
-  return Math.min(5000, Math.max(50, Math.round((sec * 1000) / 10)));
+export function deriveFlushMs(windowMs: number): number {
+  return Math.min(5000, Math.max(50, Math.round(windowMs / 10)));
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

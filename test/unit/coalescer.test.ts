@@ -135,3 +135,39 @@ describe('naive mode (benchmark baseline)', () => {
     expect(c.stats.signals).toBe(5);
   });
 });
+
+describe('quiet period and heartbeat hold', () => {
+  beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => vi.useRealTimers());
+
+  it('buffers actions until the quiet period has passed, and lets lone heartbeats wait longer', async () => {
+    const sent: { at: number; batch: Batch }[] = [];
+    const c = new Coalescer({
+      flushMs: () => FLUSH,
+      quietMs: () => 10 * FLUSH,
+      heartbeatHoldMs: () => 20 * FLUSH,
+      send: async (batch) => void sent.push({ at: Date.now(), batch }),
+    });
+    c.accept('t', 'a', [e(100)], 1); // first action ever: at once
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(FLUSH / 2);
+    c.accept('t', 'a', [e(100)], 2); // inside the quiet period and the interval: buffered
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(FLUSH / 2);
+    expect(sent).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(FLUSH);
+    c.accept('t', 'a', [e(1)], 3); // a lone heartbeat waits for the hold
+    await vi.advanceTimersByTimeAsync(10 * FLUSH);
+    expect(sent).toHaveLength(2);
+    c.accept('t', 'a', [e(101)], 4); // an action brings the flush forward and takes the heartbeat along
+    await vi.advanceTimersByTimeAsync(FLUSH);
+    expect(sent).toHaveLength(3);
+    expect(sent[2]!.batch.pendingIds).toEqual([3, 4]);
+    await vi.advanceTimersByTimeAsync(11 * FLUSH);
+    c.accept('t', 'a', [e(101)], 5); // quiet for more than 10 s: at once again
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toHaveLength(4);
+  });
+});
