@@ -1,0 +1,104 @@
+// CPU and memory of the processes under test, from /proc (Linux): CPU seconds over a phase and
+// the peak proportional set size (PSS: shared pages split between their users, so Postgres
+// backends sharing buffers are not counted many times).
+import fs from 'node:fs';
+
+const TICK = 100; // USER_HZ on Linux
+
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICK;
+  } catch {
+    return 0;
+  }
+}
+
+export function pssMiB(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The process and all its descendants. */
+export function tree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(d));
+      children.set(ppid, list);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+/** First process whose command line contains every needle. */
+export function findPid(...needles: string[]): number | undefined {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (needles.every((n) => cmd.includes(n))) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+export interface ProcUsage {
+  cpuSec: number;
+  /** CPU seconds per wall second (1.0 = one core busy). */
+  cores: number;
+  peakPssMiB: number;
+}
+
+/** Samples named process trees every second; `stop()` returns CPU used since start and peak memory. */
+export function watch(pids: Record<string, number | undefined>): { stop(): Record<string, ProcUsage> } {
+  const t0 = Date.now();
+  const cpu0: Record<string, number> = {};
+  const peak: Record<string, number> = {};
+  const sumCpu = (root: number) => tree(root).reduce((s, p) => s + cpuSeconds(p), 0);
+  const sample = () => {
+    for (const [name, pid] of Object.entries(pids)) {
+      if (!pid) continue;
+      const mem = tree(pid).reduce((s, p) => s + pssMiB(p), 0);
+      peak[name] = Math.max(peak[name] ?? 0, mem);
+    }
+  };
+  for (const [name, pid] of Object.entries(pids)) if (pid) cpu0[name] = sumCpu(pid);
+  sample();
+  const timer = setInterval(sample, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      const wall = (Date.now() - t0) / 1000;
+      const out: Record<string, ProcUsage> = {};
+      for (const [name, pid] of Object.entries(pids)) {
+        if (!pid) continue;
+        const used = sumCpu(pid) - (cpu0[name] ?? 0);
+        out[name] = { cpuSec: round(used), cores: round(used / wall), peakPssMiB: round(peak[name] ?? 0) };
+      }
+      return out;
+    },
+  };
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
