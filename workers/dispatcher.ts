@@ -82,8 +82,8 @@ export async function startDispatcher(o: DispatcherOptions): Promise<RunningDisp
 
   const loops = new Map<string, { stop(): Promise<void> }>();
   const lanes = { feed: true, push: true, webhooks: true, ...o.lanes };
-  if (lanes.feed) loops.set(FEED_LANE, runLaneLoop(wake, batch, () => dispatchFeedOnce(pool, batch, { retry, hooks }), (e) => onError(FEED_LANE, e)));
-  if (lanes.push) loops.set(PUSH_LANE, runLaneLoop(wake, batch, () => dispatchPushOnce(pool, { batch, retry, hooks }), (e) => onError(PUSH_LANE, e)));
+  if (lanes.feed) loops.set(FEED_LANE, runLaneLoop(wake, FEED_LANE, batch, () => dispatchFeedOnce(pool, batch, { retry, hooks }), (e) => onError(FEED_LANE, e)));
+  if (lanes.push) loops.set(PUSH_LANE, runLaneLoop(wake, PUSH_LANE, batch, () => dispatchPushOnce(pool, { batch, retry, hooks }), (e) => onError(PUSH_LANE, e)));
 
   // Webhook lanes follow the enabled subscriptions; each loop reads its subscription's current row.
   const subs = new Map<string, Webhook>();
@@ -99,7 +99,7 @@ export async function startDispatcher(o: DispatcherOptions): Promise<RunningDisp
       subs.set(s.lane, s);
       if (loops.has(s.lane)) continue;
       const lane = s.lane;
-      loops.set(lane, runLaneLoop(wake, webhookOpts.concurrency, () => dispatchWebhookOnce(pool, subs.get(lane)!, webhookOpts), (e) => onError(lane, e)));
+      loops.set(lane, runLaneLoop(wake, lane, webhookOpts.concurrency, () => dispatchWebhookOnce(pool, subs.get(lane)!, webhookOpts), (e) => onError(lane, e)));
     }
     for (const [lane, loop] of loops) {
       if (!lane.startsWith('webhook:') || seen.has(lane)) continue;

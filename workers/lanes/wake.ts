@@ -1,14 +1,16 @@
-// Wakes the lanes: LISTEN 'vigil_outbox' (commits while the dispatcher is cold) with polling as
-// the safety net. While work keeps coming the dispatcher is "hot": it extends outbox_wake_gate
-// so commits skip their NOTIFY (migration 4), and lanes poll every `hotPollMs` instead. Hot mode
-// outlives the gate by a grace period, so a commit that saw the gate open just before it lapsed
-// is still picked up by a fast poll.
+// Wakes the lanes. Cold: LISTEN 'vigil_outbox' (commits notify) with a safety-net poll. Hot
+// (work keeps coming): the dispatcher extends outbox_wake_gate so commits skip their NOTIFY
+// (migration 4), and one "scout" query every `hotPollMs` finds which lanes have due rows and
+// wakes only those — an idle webhook lane costs nothing while the feed is busy. Hot mode outlives
+// the gate by a grace period, so a commit that saw the gate open just before it lapsed is still
+// found by the scout.
 import pg from 'pg';
 import type { Pool } from '../../db/pool.ts';
 
 export interface WakeOptions {
-  /** Safety-net poll while cold (a lost notification costs at most this). */
+  /** Safety-net poll per lane (a lost notification costs at most this). */
   idlePollMs: number;
+  /** The scout's interval while hot. */
   hotPollMs: number;
   /** How far ahead each extension of the gate reaches. */
   gateMs: number;
@@ -18,12 +20,15 @@ export interface WakeOptions {
 
 export const DEFAULT_WAKE: WakeOptions = { idlePollMs: 500, hotPollMs: 20, gateMs: 1_000, coolMs: 1_000 };
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export class Wake {
   private client: pg.Client | undefined;
-  private waiters = new Set<() => void>();
+  private waiters = new Map<string, Set<() => void>>();
   private lastWorkAt = 0;
   private hotUntil = 0;
   private extending = false;
+  private scouting = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Called on 'vigil_webhooks' (subscriptions changed). */
@@ -41,6 +46,7 @@ export class Wake {
   private async listen(): Promise<void> {
     if (this.stopped) return;
     const client = new pg.Client({ connectionString: this.databaseUrl });
+    const retry = () => setTimeout(() => void this.listen().catch(this.onError), 1_000);
     client.on('notification', (n) => {
       if (n.channel === 'vigil_webhooks') this.onSubscriptionsChanged();
       this.wakeAll();
@@ -49,7 +55,7 @@ export class Wake {
       this.onError(err);
       this.client = undefined;
       client.end().catch(() => {});
-      setTimeout(() => void this.listen().catch(this.onError), 1_000);
+      retry();
     });
     try {
       await client.connect();
@@ -61,7 +67,7 @@ export class Wake {
     } catch (err) {
       this.onError(err);
       await client.end().catch(() => {});
-      setTimeout(() => void this.listen().catch(this.onError), 1_000);
+      retry();
     }
   }
 
@@ -69,17 +75,14 @@ export class Wake {
     return Date.now() < this.hotUntil;
   }
 
-  pollMs(): number {
-    return this.hot ? this.o.hotPollMs : this.o.idlePollMs;
-  }
-
   /** A lane found work: become (or stay) hot. */
   noteWork(): void {
     this.lastWorkAt = Date.now();
     if (this.hotUntil - Date.now() >= this.o.gateMs / 2) return;
-    // Poll fast at once; until the gate row is written, commits still notify, so nothing waits.
+    // Scout at once; until the gate row is written, commits still notify, so nothing waits.
     this.hotUntil = Math.max(this.hotUntil, Date.now() + this.o.coolMs);
     void this.extend();
+    void this.scout();
   }
 
   private async extend(): Promise<void> {
@@ -98,22 +101,50 @@ export class Wake {
     }
   }
 
-  /** Resolves after `ms`, or earlier on a notification or `wakeAll`. */
-  wait(ms: number): Promise<void> {
+  /** While hot: which lanes have due rows? Wake those. */
+  private async scout(): Promise<void> {
+    if (this.scouting) return;
+    this.scouting = true;
+    try {
+      while (this.hot && !this.stopped) {
+        await sleep(this.o.hotPollMs);
+        try {
+          const { rows } = await this.pool.query<{ lane: string }>(
+            `SELECT DISTINCT lane FROM outbox_deliveries WHERE state = 'pending' AND next_attempt_at <= clock_timestamp()`,
+          );
+          for (const r of rows) this.wakeLane(r.lane);
+        } catch (err) {
+          this.onError(err);
+        }
+      }
+    } finally {
+      this.scouting = false;
+    }
+  }
+
+  /** Resolves after `ms`, or earlier on a notification, the scout finding work for `lane`, or `wakeAll`. */
+  wait(lane: string, ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
+    let set = this.waiters.get(lane);
+    if (!set) this.waiters.set(lane, (set = new Set()));
+    const waiting = set;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t);
-        this.waiters.delete(done);
+        waiting.delete(done);
         resolve();
       };
       const t = setTimeout(done, ms);
-      this.waiters.add(done);
+      waiting.add(done);
     });
   }
 
+  private wakeLane(lane: string): void {
+    for (const w of [...(this.waiters.get(lane) ?? [])]) w();
+  }
+
   wakeAll(): void {
-    for (const w of [...this.waiters]) w();
+    for (const lane of this.waiters.keys()) this.wakeLane(lane);
   }
 
   /** Closes the gate it may hold open (another hot dispatcher re-opens it within a tick). */
@@ -127,7 +158,7 @@ export class Wake {
 }
 
 /** A lane's own loop: a full round is followed at once by the next; otherwise it waits for a wake-up. */
-export function runLaneLoop(wake: Wake, full: number, pass: () => Promise<number>, onError: (e: unknown) => void): { stop(): Promise<void> } {
+export function runLaneLoop(wake: Wake, lane: string, full: number, pass: () => Promise<number>, onError: (e: unknown) => void): { stop(): Promise<void> } {
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -136,12 +167,12 @@ export function runLaneLoop(wake: Wake, full: number, pass: () => Promise<number
         n = await pass();
       } catch (err) {
         onError(err);
-        await wake.wait(Math.max(wake.o.idlePollMs, 1_000));
+        await sleep(Math.max(wake.o.idlePollMs, 1_000));
         continue;
       }
       if (n > 0) wake.noteWork();
       if (n >= full) continue;
-      await wake.wait(wake.pollMs());
+      await wake.wait(lane, wake.o.idlePollMs);
     }
   })();
   return {
