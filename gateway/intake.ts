@@ -3,16 +3,10 @@
 // A frame's new events are written to intake_pending in the same transaction as their reqIds, so
 // once the receipt is out they reach the workflow even if this gateway dies (the sweeper sends them).
 import type { Pool } from '../db/pool.ts';
-import { recordEvents } from '../db/intake.ts';
+import { recordIntake, type IntakeResult } from '../db/intake.ts';
 import type { AgentEvent } from '../workflows/model.ts';
 
-export interface Persisted {
-  /** The events that were new (others were duplicates), in frame order. */
-  fresh: AgentEvent[];
-  duplicates: string[];
-  /** The intake row holding `fresh`; null when nothing was new. */
-  pendingId: number | null;
-}
+export type Persisted = IntakeResult;
 
 interface Item {
   tenant: string;
@@ -62,24 +56,7 @@ export class IntakeWriter {
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
-      const out: Persisted[] = new Array(items.length);
-      // One lock order for every gateway (stable, so one agent's frames keep theirs): no deadlocks.
-      const order = items.map((_, i) => i).sort((x, y) => key(items[x]!).localeCompare(key(items[y]!)));
-      for (const i of order) {
-        const it = items[i]!;
-        const freshIds = await recordEvents(c, it.tenant, it.agentId, it.events);
-        const fresh = it.events.filter((e) => freshIds.has(e.reqId));
-        const duplicates = it.events.filter((e) => !freshIds.has(e.reqId)).map((e) => e.reqId);
-        let pendingId: number | null = null;
-        if (fresh.length > 0) {
-          const { rows } = await c.query<{ id: number }>(
-            `INSERT INTO intake_pending (tenant, agent_id, gateway_id, events) VALUES ($1, $2, $3, $4) RETURNING id`,
-            [it.tenant, it.agentId, this.gatewayId, JSON.stringify(fresh)],
-          );
-          pendingId = rows[0]!.id;
-        }
-        out[i] = { fresh, duplicates, pendingId };
-      }
+      const out = await recordIntake(c, items, this.gatewayId);
       await c.query('COMMIT');
       this.stats.commits++;
       this.stats.frames += items.length;
@@ -92,8 +69,6 @@ export class IntakeWriter {
     }
   }
 }
-
-const key = (it: Item) => `${it.tenant}\u0000${it.agentId}`;
 
 /** Forgets intake rows whose events the workflow has. */
 export async function deletePending(pool: Pool, ids: number[]): Promise<void> {
