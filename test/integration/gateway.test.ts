@@ -135,6 +135,23 @@ describe('gateway on real Temporal and real Postgres', () => {
     expect(await written('t1')).toBe(0);
   });
 
+  it('keeps tenants apart over HTTP and answers a caller over its quota with 429', async () => {
+    const mine = await helloClient(g, 'tenant-a-agent');
+    mine.socket.close();
+    const foreign = await g.token('boss', 'supervisor', { tenant: 'some-other-tenant' });
+    const r = await fetch(`${g.http}/v1/agents/tenant-a-agent`, { headers: { authorization: `Bearer ${foreign}` } });
+    expect(r.status).toBe(404);
+    expect(await r.json()).toMatchObject({ code: 'NOT_FOUND' });
+    const self = await g.token('tenant-a-agent');
+    const other = await fetch(`${g.http}/v1/agents/someone-else`, { headers: { authorization: `Bearer ${self}` } });
+    expect(other.status).toBe(403);
+    const quota = await g.token('quota-user', 'service');
+    const codes = await Promise.all(Array.from({ length: 130 }, () =>
+      fetch(`${g.http}/v1/agents/tenant-a-agent`, { headers: { authorization: `Bearer ${quota}` } }).then((x) => x.status)));
+    expect(codes.filter((c) => c === 200).length).toBeGreaterThanOrEqual(100);
+    expect(codes).toContain(429);
+  });
+
   it('closes a connection that sends no hello within 5 s with 4408', async () => {
     const c = await rawClient(g.ws);
     expect(await c.closed).toBe(4408);
