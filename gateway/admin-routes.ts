@@ -4,7 +4,6 @@ import type { FastifyInstance } from 'fastify';
 import { listAgents, upsertAgent, type AgentInput } from '../db/agents.ts';
 import { listRules, upsertRule, type RuleInput } from '../db/rules.ts';
 import { hcmTimeline } from '../db/timeline.ts';
-import { loadConfig } from '../platform/config.ts';
 import { agentWorkflowId, stateQuery } from '../workflows/contract.ts';
 import { DEFAULT_RULE, STATUSES } from '../workflows/model.ts';
 import { bearerAuth, fail, requireRole, type GatewayDeps } from './http.ts';
@@ -24,7 +23,7 @@ const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toStri
 export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void {
   const auth = bearerAuth(d.jwtSecret);
   // Agents created here belong to this gateway's region until an operator moves them.
-  const region = loadConfig().region;
+  const region = d.region ?? 'local';
 
   app.get<{ Querystring: { status?: string; skillGroup?: string; limit: number; cursor?: string } }>(
     '/v1/agents',
