@@ -19,13 +19,17 @@ if (!cfg.databaseUrl) {
 const d = cfg.dispatcher;
 const pool = createPool(cfg.databaseUrl, 12);
 const metrics = createDispatcherMetrics(pool);
+// Ctrl-C reaches Postgres too (one process group): errors while stopping are expected, not news.
+let stopping = false;
 const dispatcher = await startDispatcher({
   pool,
   databaseUrl: cfg.databaseUrl,
   retry: { ...DEFAULT_RETRY, maxAttempts: d.webhookMaxAttempts },
   webhook: { timeoutMs: d.webhookTimeoutMs, fault: d.fault },
   hooks: metrics.hooks,
-  onError: (lane, err) => log.warn({ err, lane }, 'lane round failed; retrying'),
+  onError: (lane, err) => {
+    if (!stopping) log.warn({ err, lane }, 'lane round failed; retrying');
+  },
 });
 const server = d.metricsPort ? await serveMetrics(metrics.registry, d.metricsPort) : undefined;
 log.info({ lanes: dispatcher.lanes(), metricsPort: server?.port, fault: d.fault }, 'dispatcher running');
@@ -47,6 +51,7 @@ if (cfg.temporalAddress) {
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, async () => {
+    stopping = true;
     await dispatcher.stop();
     await server?.close();
     await pool.end();
