@@ -93,7 +93,10 @@ function compareRules(a: Pick<RuleRow, 'ruleId' | 'scope' | 'updatedAt'>, b: Pic
     || (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
 }
 
-/** The rule that governs the agent now: its tenant's enabled rules, chosen by `pickRule`. */
+/**
+ * The rule that governs the agent now: `pickRule` over the tenant's enabled rules. The SQL only
+ * narrows the candidates to rules that can match (cheap with many rules); `pickRule` decides.
+ */
 export async function resolveRule(db: Queryable, tenant: string, agentId: string): Promise<Rule> {
   const { rows: agents } = await db.query(
     `SELECT business_line, skill_groups, channels FROM agents WHERE tenant = $1 AND agent_id = $2`,
@@ -101,7 +104,12 @@ export async function resolveRule(db: Queryable, tenant: string, agentId: string
   );
   const a = agents[0];
   if (!a) return DEFAULT_RULE;
-  const { rows } = await db.query(`SELECT ${COLUMNS} FROM rules WHERE tenant = $1 AND enabled`, [tenant]);
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM rules
+      WHERE tenant = $1 AND enabled AND (business_line IS NULL OR business_line = $2)
+        AND (skill_groups IS NULL OR skill_groups && $3) AND (channels IS NULL OR channels && $4)`,
+    [tenant, a.business_line, a.skill_groups, a.channels],
+  );
   const picked = pickRule(rows.map(toRule), { businessLine: a.business_line, skillGroups: a.skill_groups, channels: a.channels });
   return picked ? plainRule(picked) : DEFAULT_RULE;
 }
