@@ -1,10 +1,11 @@
 // Routes of PROTOCOL.md's HTTP API for supervisors and admins: the agent list, an agent's timeline,
 // agent and rule administration. The tenant always comes from the token.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { listAgents, upsertAgent, type AgentInput } from '../db/agents.ts';
 import { listRules, upsertRule, type RuleInput } from '../db/rules.ts';
 import { hcmTimeline } from '../db/timeline.ts';
-import { agentWorkflowId, stateQuery } from '../workflows/contract.ts';
+import { agentWorkflowId, stateQuery, type TimelineEntry } from '../workflows/contract.ts';
 import { DEFAULT_RULE, STATUSES } from '../workflows/model.ts';
 import { bearerAuth, fail, requireRole, type GatewayDeps } from './http.ts';
 
@@ -17,11 +18,29 @@ const agentParams = { type: 'object', required: ['agentId'], properties: { agent
 // would strip them silently, and an admin's misspelt window would quietly fall back to a default.
 const CLOSED = { not: {} } as const;
 
+const WORKFLOW_QUERY_MS = 2000;
+
 const encodeCursor = (agentId: string) => Buffer.from(agentId, 'utf8').toString('base64url');
 const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
 export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void {
   const auth = bearerAuth(d.jwtSecret);
+
+  /** The workflow's recent timeline; [] without a workflow, undefined when it does not answer in time. */
+  const workflowTimeline = async (tenant: string, agentId: string): Promise<TimelineEntry[] | undefined> => {
+    const stop = new AbortController();
+    // A query waits for a worker; a supervisor still gets HCM's side when none answers.
+    const late = sleep(WORKFLOW_QUERY_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+    const answer = d.temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).query(stateQuery).then(
+      (s) => s.timeline,
+      (err: Error) => (err.name === 'WorkflowNotFoundError' ? [] : undefined),
+    );
+    try {
+      return await Promise.race([answer, late]);
+    } finally {
+      stop.abort();
+    }
+  };
   // Agents created here belong to this gateway's region until an operator moves them.
   const region = d.region ?? 'local';
 
@@ -69,23 +88,14 @@ export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void 
       const { limit } = req.query;
       const { rowCount } = await d.pool.query('SELECT 1 FROM agents WHERE tenant = $1 AND agent_id = $2', [tenant, agentId]);
       if (!rowCount) return fail(reply, 404, 'NOT_FOUND', `no agent ${agentId}`);
-      const [hcm, workflow] = await Promise.all([
-        hcmTimeline(d.pool, tenant, agentId, limit),
-        d.temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).query(stateQuery).then(
-          (s) => s.timeline,
-          (err: Error) => {
-            if (err.name === 'WorkflowNotFoundError') return [];
-            throw err;
-          },
-        ),
-      ]);
+      const [hcm, workflow] = await Promise.all([hcmTimeline(d.pool, tenant, agentId, limit), workflowTimeline(tenant, agentId)]);
       const entries = [
-        ...workflow.map((t) => ({ at: new Date(t.at).toISOString(), source: 'workflow' as const, kind: t.kind, detail: t.detail })),
+        ...(workflow ?? []).map((t) => ({ at: new Date(t.at).toISOString(), source: 'workflow' as const, kind: t.kind, detail: t.detail })),
         ...hcm,
       ];
       // Stable sort: equal instants keep workflow (newest first already) before HCM rows.
       entries.sort((a, b) => b.at.localeCompare(a.at));
-      return { agentId, timeline: entries.slice(0, limit) };
+      return { agentId, timeline: entries.slice(0, limit), ...(workflow ? {} : { partial: 'workflow unavailable' }) };
     },
   );
 

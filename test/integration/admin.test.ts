@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../platform/auth.ts';
 import type { Role } from '../../platform/auth.ts';
 import { buildGateway } from '../../gateway/server.ts';
+import { agentWorkflowId, eventsSignal } from '../../workflows/contract.ts';
 import { createHarness, eventually, setRule, type Harness } from '../harness.ts';
 import { deliver, ev, live, waitForStatus } from './agent-helpers.ts';
 
@@ -188,7 +189,26 @@ describe('admin HTTP routes', () => {
     const limited = await call('GET', `/v1/agents/${agent}/timeline?limit=2`, 'admin');
     expect(limited.body.timeline).toEqual(tl.slice(0, 2));
     expect(await call('GET', `/v1/agents/${agent}/timeline?limit=0`, 'admin')).toMatchObject({ status: 400, body: { message: expect.stringMatching(/limit/) } });
+    expect(limited.body.partial).toBeUndefined();
     expect(await call('GET', '/v1/agents/nobody/timeline', 'admin')).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
     expect(await call('GET', `/v1/agents/${agent}/timeline`, 'supervisor', undefined, `${h.tenant}-other`)).toMatchObject({ status: 404 });
+  });
+
+  it('still shows HCM\'s side of the timeline when no worker answers the workflow query', async () => {
+    const agent = 'orphan';
+    await call('PUT', `/v1/agents/${agent}`, 'admin', {});
+    await h.pool.query(
+      `INSERT INTO unified_work_status_log (tenant, agent_id, version, from_status, to_status, cause, actor, window_start, dedupe_key)
+       VALUES ($1, $2, 1, 'ONLINE', 'BUSY', 'SUPERVISOR', 'supervisor:s1', now(), 'manual-1')`, [h.tenant, agent]);
+    // Its workflow lives on a task queue no worker polls, so the state query cannot be answered.
+    await h.client.workflow.signalWithStart('agentWorkflow', {
+      workflowId: agentWorkflowId(h.tenant, agent), taskQueue: `${h.taskQueue}-unpolled`,
+      args: [{ tenant: h.tenant, agentId: agent }], signal: eventsSignal, signalArgs: [{}],
+    });
+    const started = Date.now();
+    const r = await call('GET', `/v1/agents/${agent}/timeline`, 'supervisor');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r).toMatchObject({ status: 200, body: { partial: 'workflow unavailable', timeline: [expect.objectContaining({ source: 'hcm', detail: expect.stringMatching(/^v1 ONLINE→BUSY SUPERVISOR/) })] } });
+    await h.client.workflow.getHandle(agentWorkflowId(h.tenant, agent)).terminate('test done');
   });
 });
