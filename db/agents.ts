@@ -83,3 +83,27 @@ export async function listAgents(db: Queryable, tenant: string, f: AgentListFilt
     lastActionAt: r.last_action_at?.toISOString() ?? null, version: r.version,
   }));
 }
+
+export interface AgentProfile {
+  agentId: string;
+  tenant: string;
+  displayName: string;
+  businessLine: string;
+  skillGroups: string[];
+  channels: string[];
+  region: string;
+  updatedAt: string;
+}
+
+export async function getAgent(db: Queryable, tenant: string, agentId: string): Promise<AgentProfile | undefined> {
+  const { rows } = await db.query(
+    `SELECT agent_id, display_name, business_line, skill_groups, channels, region, updated_at
+       FROM agents WHERE tenant = $1 AND agent_id = $2`,
+    [tenant, agentId],
+  );
+  const r = rows[0];
+  return r && {
+    agentId: r.agent_id, tenant, displayName: r.display_name, businessLine: r.business_line,
+    skillGroups: r.skill_groups, channels: r.channels, region: r.region, updatedAt: r.updated_at.toISOString(),
+  };
+}

@@ -2,7 +2,7 @@
 // agent and rule administration. The tenant always comes from the token.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { listAgents, upsertAgent, type AgentInput } from '../db/agents.ts';
+import { getAgent, listAgents, upsertAgent, type AgentInput } from '../db/agents.ts';
 import { listRules, upsertRule, type RuleInput } from '../db/rules.ts';
 import { hcmTimeline } from '../db/timeline.ts';
 import { agentWorkflowId, stateQuery, type TimelineEntry } from '../workflows/contract.ts';
@@ -14,7 +14,7 @@ const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const NAMES = { type: 'array', items: NAME, minItems: 1, maxItems: 500, uniqueItems: true } as const;
 const SECONDS = { type: 'integer', minimum: 1, maximum: 7 * 86_400 } as const;
 const agentParams = { type: 'object', required: ['agentId'], properties: { agentId: ID } } as const;
-// Unknown fields are a 400 naming the field: under `additionalProperties: CLOSED` fastify's Ajv
+// Unknown fields are a 400 naming the field: under `additionalProperties: false` fastify's Ajv
 // would strip them silently, and an admin's misspelt window would quietly fall back to a default.
 const CLOSED = { not: {} } as const;
 
@@ -25,6 +25,8 @@ const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toStri
 
 export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void {
   const auth = bearerAuth(d.jwtSecret);
+  // Agents created here belong to this gateway's region until an operator moves them.
+  const region = d.region ?? 'local';
 
   /** The workflow's recent timeline; [] without a workflow, undefined when it does not answer in time. */
   const workflowTimeline = async (tenant: string, agentId: string): Promise<TimelineEntry[] | undefined> => {
@@ -41,8 +43,6 @@ export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void 
       stop.abort();
     }
   };
-  // Agents created here belong to this gateway's region until an operator moves them.
-  const region = d.region ?? 'local';
 
   app.get<{ Querystring: { status?: string; skillGroup?: string; limit: number; cursor?: string } }>(
     '/v1/agents',
@@ -86,8 +86,7 @@ export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void 
       const { tenant } = req.principal!;
       const { agentId } = req.params;
       const { limit } = req.query;
-      const { rowCount } = await d.pool.query('SELECT 1 FROM agents WHERE tenant = $1 AND agent_id = $2', [tenant, agentId]);
-      if (!rowCount) return fail(reply, 404, 'NOT_FOUND', `no agent ${agentId}`);
+      if (!(await getAgent(d.pool, tenant, agentId))) return fail(reply, 404, 'NOT_FOUND', `no agent ${agentId}`);
       const [hcm, workflow] = await Promise.all([hcmTimeline(d.pool, tenant, agentId, limit), workflowTimeline(tenant, agentId)]);
       const entries = [
         ...(workflow ?? []).map((t) => ({ at: new Date(t.at).toISOString(), source: 'workflow' as const, kind: t.kind, detail: t.detail })),
@@ -119,16 +118,7 @@ export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void 
     async (req) => {
       const { tenant } = req.principal!;
       await upsertAgent(d.pool, tenant, req.params.agentId, req.body, region);
-      const { rows } = await d.pool.query(
-        `SELECT agent_id, display_name, business_line, skill_groups, channels, region, updated_at
-           FROM agents WHERE tenant = $1 AND agent_id = $2`,
-        [tenant, req.params.agentId],
-      );
-      const r = rows[0];
-      return {
-        agentId: r.agent_id, tenant, displayName: r.display_name, businessLine: r.business_line,
-        skillGroups: r.skill_groups, channels: r.channels, region: r.region, updatedAt: r.updated_at.toISOString(),
-      };
+      return getAgent(d.pool, tenant, req.params.agentId);
     },
   );
 
