@@ -27,6 +27,10 @@ export interface ActionRecord {
 
 export class Simulation {
   readonly receiptMs: number[] = [];
+  /** When each receipt arrived (parallel to receiptMs), to tell the connect storm from steady state. */
+  readonly receiptAt: number[] = [];
+  /** When the last agent was first welcomed. */
+  allConnectedAt: number | undefined;
   readonly actions = new Map<string, ActionRecord[]>();
   /** Work-status requests: agent, ts (= window start of the commit), when sent. */
   readonly requests: { agentId: string; ts: number }[] = [];
@@ -60,6 +64,13 @@ export class Simulation {
     for (const t of this.timers) clearTimeout(t);
     for (const s of this.sockets) s.close(1000);
     await new Promise((r) => setTimeout(r, 500));
+  }
+
+  /** Receipt latencies from `from` on. */
+  receiptsSince(from: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.receiptAt.length; i++) if (this.receiptAt[i]! >= from) out.push(this.receiptMs[i]!);
+    return out;
   }
 
   private later(ms: number, fn: () => void): void {
@@ -146,6 +157,7 @@ export class Simulation {
           welcomed = true;
           this.counts.connects++;
           this.connected++;
+          if (this.counts.connects === this.o.agents.length) this.allConnectedAt = Date.now();
           this.peakConnected = Math.max(this.peakConnected, this.connected);
           this.later(this.uniform(0, this.o.heartbeatSec * 1000), heartbeat);
           this.later(this.uniform(0, 3000), burst);
@@ -154,7 +166,10 @@ export class Simulation {
           const s = id ? sentAt.get(id) : undefined;
           if (id) sentAt.delete(id);
           const now = Date.now();
-          if (s) this.receiptMs.push(now - s.at);
+          if (s) {
+            this.receiptMs.push(now - s.at);
+            this.receiptAt.push(now);
+          }
           this.counts.accepted += f.accepted?.length ?? 0;
           this.acceptedBy.set(agentId, (this.acceptedBy.get(agentId) ?? 0) + (f.accepted?.length ?? 0));
           this.counts.duplicates += f.duplicates?.length ?? 0;

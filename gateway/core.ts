@@ -234,11 +234,12 @@ export function shortestWindowMs(shortestRuleWindowSec: number | null): number {
 }
 
 /**
- * A tenth of the shortest activity window, between 50 ms and 5 s: a buffered action reaches the
- * workflow long before any window measured from it can end.
+ * A tenth of the shortest activity window, between 50 ms and 30 s: a buffered action reaches the
+ * workflow long before any window measured from it can end (actions are buffered only while the
+ * agent acted within half that window). With the default rule (8 min reminder) this is 30 s.
  */
 export function deriveFlushMs(windowMs: number): number {
-  return Math.min(5000, Math.max(50, Math.round(windowMs / 10)));
+  return Math.min(30_000, Math.max(50, Math.round(windowMs / 10)));
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
