@@ -69,20 +69,23 @@ export interface ProcUsage {
   peakPssMiB: number;
 }
 
+/** A name ending in `!` counts that process alone, not its descendants (the bench client spawns the rest). */
+const rootsOf = (name: string, pid: number) => (name.endsWith('!') ? [pid] : tree(pid));
+
 /** Samples named process trees every second; `stop()` returns CPU used since start and peak memory. */
 export function watch(pids: Record<string, number | undefined>): { stop(): Record<string, ProcUsage> } {
   const t0 = Date.now();
   const cpu0: Record<string, number> = {};
   const peak: Record<string, number> = {};
-  const sumCpu = (root: number) => tree(root).reduce((s, p) => s + cpuSeconds(p), 0);
+  const sumCpu = (name: string, root: number) => rootsOf(name, root).reduce((s, p) => s + cpuSeconds(p), 0);
   const sample = () => {
     for (const [name, pid] of Object.entries(pids)) {
       if (!pid) continue;
-      const mem = tree(pid).reduce((s, p) => s + pssMiB(p), 0);
+      const mem = rootsOf(name, pid).reduce((s, p) => s + pssMiB(p), 0);
       peak[name] = Math.max(peak[name] ?? 0, mem);
     }
   };
-  for (const [name, pid] of Object.entries(pids)) if (pid) cpu0[name] = sumCpu(pid);
+  for (const [name, pid] of Object.entries(pids)) if (pid) cpu0[name] = sumCpu(name, pid);
   sample();
   const timer = setInterval(sample, 1000);
   return {
@@ -93,8 +96,8 @@ export function watch(pids: Record<string, number | undefined>): { stop(): Recor
       const out: Record<string, ProcUsage> = {};
       for (const [name, pid] of Object.entries(pids)) {
         if (!pid) continue;
-        const used = sumCpu(pid) - (cpu0[name] ?? 0);
-        out[name] = { cpuSec: round(used), cores: round(used / wall), peakPssMiB: round(peak[name] ?? 0) };
+        const used = sumCpu(name, pid) - (cpu0[name] ?? 0);
+        out[name.replace(/!$/, '')] = { cpuSec: round(used), cores: round(used / wall), peakPssMiB: round(peak[name] ?? 0) };
       }
       return out;
     },

@@ -167,10 +167,10 @@ async function main() {
     const localAddresses = agents > 20_000 ? Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 1}`) : ['127.0.0.1'];
     const sim = new Simulation({
       wsUrl: `ws://127.0.0.1:${port}/v1/ws`, token: async (a) => tokens.get(a)!, agents: ids, durationSec,
-      heartbeatSec: 30, maxGapSec: 20, localAddresses, connectPerSec: 250,
+      heartbeatSec: 30, maxGapSec: 35, localAddresses, connectPerSec: 250,
     });
     const gatewayPid = gateway.pid;
-    const usage = watch({ gateway: gatewayPid, worker: worker.pid, dispatcher: dispatcher.pid, temporal: temporalPid, postgres: postgresPid, 'bench client': process.pid });
+    const usage = watch({ gateway: gatewayPid, worker: worker.pid, dispatcher: dispatcher.pid, temporal: temporalPid, postgres: postgresPid, 'bench client!': process.pid });
     say(`${name}: ${agents} agents, ${mode}, ${durationSec} s`);
     await sim.run((s, el) => {
       const rate = s.counts.accepted / Math.max(1, el);

@@ -144,7 +144,7 @@ export class Simulation {
             send([e]);
           }
         }
-        this.later(this.uniform(3000, this.o.maxGapSec * 1000), burst);
+        this.later(this.uniform(5000, this.o.maxGapSec * 1000), burst);
       };
 
       ws.on('open', async () => {

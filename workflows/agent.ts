@@ -2,11 +2,13 @@
 // inputs queue up, the main loop feeds them (and durable-timer fires) to `decide`, sends the
 // candidates to HCM and adopts its answer. Workflows compute candidates; HCM commits facts.
 import {
+  CancellationScope,
   allHandlersFinished,
   condition,
   continueAsNew,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -131,16 +133,39 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
 
   if (!input.carried) adopt(await hcm.loadFacts({ tenant, agentId }));
 
+  // One durable timer at a time, kept while deadlines only move later: an agent who keeps acting
+  // pushes the ABNORMAL deadline on with every signal, and cancelling and restarting the timer each
+  // time would double the history per signal. A timer that fires early just re-arms for the real deadline.
+  let armed: { at: number; scope: CancellationScope } | undefined;
+  let fired = false;
+  const arm = (at: number) => {
+    armed?.scope.cancel();
+    const scope = new CancellationScope();
+    armed = { at, scope };
+    scope.run(() => sleep(Math.max(1, at - Date.now()))).then(
+      () => {
+        if (armed?.scope === scope) {
+          armed = undefined;
+          fired = true;
+        }
+      },
+      () => {}, // cancelled for an earlier deadline
+    );
+  };
+
   for (;;) {
     const next = nextDeadline(state);
-    const wait = next ? next.at - Date.now() : undefined;
     const shouldRoll = () => workflowInfo().continueAsNewSuggested || (input.historyLimit !== undefined && workflowInfo().historyLength >= input.historyLimit);
-    if (inbox.length === 0 && (wait === undefined || wait > 0)) {
-      const woke = await condition(() => inbox.length > 0 || shouldRoll(), wait);
-      if (!woke && next) await apply({ kind: 'timer', at: Date.now() });
-    } else if (inbox.length === 0 && next) {
-      await apply({ kind: 'timer', at: Date.now() });
+    if (next && next.at > Date.now() && (!armed || armed.at > next.at)) arm(next.at);
+    if (!next && armed) {
+      armed.scope.cancel();
+      armed = undefined;
     }
+    if (inbox.length === 0 && !(next && next.at <= Date.now())) {
+      await condition(() => inbox.length > 0 || fired || shouldRoll());
+    }
+    fired = false;
+    if (inbox.length === 0 && next && next.at <= Date.now()) await apply({ kind: 'timer', at: Date.now() });
     while (inbox.length > 0) await apply(inbox.shift()!);
     if (shouldRoll()) {
       // Drain: a pending update waits on an input in the inbox, so keep applying until all finish.
