@@ -2,7 +2,7 @@
 // flight share the next transaction, so a receipt costs a share of one commit, not one of its own.
 // A frame's new events are written to intake_pending in the same transaction as their reqIds, so
 // once the receipt is out they reach the workflow even if this gateway dies (the sweeper sends them).
-import type { Pool } from '../db/pool.ts';
+import { inTransaction, type Pool } from '../db/pool.ts';
 import { recordIntake, type IntakeResult } from '../db/intake.ts';
 import type { AgentEvent } from '../workflows/model.ts';
 
@@ -53,20 +53,10 @@ export class IntakeWriter {
   }
 
   private async commit(items: Item[]): Promise<Persisted[]> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const out = await recordIntake(c, items, this.gatewayId);
-      await c.query('COMMIT');
-      this.stats.commits++;
-      this.stats.frames += items.length;
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+    const out = await inTransaction(this.pool, (c) => recordIntake(c, items, this.gatewayId));
+    this.stats.commits++;
+    this.stats.frames += items.length;
+    return out;
   }
 }
 
