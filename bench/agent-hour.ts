@@ -8,22 +8,22 @@ import { recordEvents } from '../db/intake.ts';
 import type { Pool } from '../db/pool.ts';
 import type { RuleInput } from '../db/rules.ts';
 import { agentWorkflowId, eventsSignal, stateQuery, type EventsSignal } from '../workflows/contract.ts';
+import { Coalescer } from '../gateway/coalescer.ts';
+import { deriveFlushMs, shortestWindowMs } from '../gateway/core.ts';
 import { DEFAULT_RULE, type AgentEvent } from '../workflows/model.ts';
 
 export interface Mix {
-  /** Gateway flush interval: at most one activity signal per agent per interval while it acts. */
-  flushSec: number;
   heartbeatSec: number;
-  /** The agent alternates bursts of activity with quiet stretches (reading, talking). */
+  /** The agent alternates stretches of activity with quiet ones (reading, talking). */
   activeSec: number;
   quietSec: number;
+  /** One click, key or mouse event this often while active. */
+  actionEverySec: number;
   ticketsPerHour: number;
-  /** Clicks and keys merged into one flush (they change the batch size, not the history). */
-  eventsPerFlush: number;
 }
 
-/** Heartbeat every 30 s, activity half the time flushed every 5 s, a ticket every 5 minutes. */
-export const REALISTIC: Mix = { flushSec: 5, heartbeatSec: 30, activeSec: 60, quietSec: 60, ticketsPerHour: 12, eventsPerFlush: 4 };
+/** What a workbench sends in an hour: a heartbeat every 30 s, an action every 2 s while active. */
+export const REALISTIC: Mix = { heartbeatSec: 30, activeSec: 60, quietSec: 60, actionEverySec: 2, ticketsPerHour: 12 };
 
 export type StepKind = 'device' | 'heartbeat' | 'activity' | 'ticket';
 export interface Step {
@@ -34,31 +34,85 @@ export interface Step {
   events: { type: number; ticketId?: string }[];
 }
 
-/**
- * The signals the workflow hears in `hours` agent-hours: a device connect, state-changing ticket
- * events at once (open, reply, complete), coalesced activity flushes while the agent acts, and
- * heartbeats while it does not (during activity the heartbeat rides in the flush).
- */
-export function agentStream(mix: Mix, hours: number): Step[] {
+/** The raw events of `hours` agent-hours, in time order (ms of virtual time). */
+export function rawStream(mix: Mix, hours: number): { atMs: number; type: number; ticketId?: string }[] {
   const total = hours * 3600;
-  const steps: Step[] = [{ atSec: 0, kind: 'device', events: [] }];
+  const out: { atMs: number; type: number; ticketId?: string }[] = [];
   const cycle = mix.activeSec + mix.quietSec;
-  for (let t = 0; t < total; t += mix.flushSec) {
-    if (t % cycle < mix.activeSec) {
-      steps.push({ atSec: t + 1, kind: 'activity', events: Array.from({ length: mix.eventsPerFlush }, (_, i) => ({ type: i % 2 ? 102 : 101 })) });
-    } else if (t % mix.heartbeatSec === 0) {
-      steps.push({ atSec: t + 1, kind: 'heartbeat', events: [{ type: 1 }] });
-    }
+  for (let t = 0; t < total; t += mix.heartbeatSec) out.push({ atMs: t * 1000 + 500, type: 1 });
+  for (let t = 0; t < total; t += mix.actionEverySec) {
+    if (t % cycle < mix.activeSec) out.push({ atMs: t * 1000 + 1000, type: (t / mix.actionEverySec) % 2 ? 102 : 101 });
   }
   const period = 3600 / mix.ticketsPerHour;
   for (let k = 0; k * period < total; k++) {
     const id = `T-${k}`;
-    const at = k * period + 3; // open, reply, complete; then no task until the next one (IDLE)
-    steps.push({ atSec: at, kind: 'ticket', events: [{ type: 3, ticketId: id }] });
-    steps.push({ atSec: at + period / 3, kind: 'ticket', events: [{ type: 4, ticketId: id }] });
-    steps.push({ atSec: at + (2 * period) / 3, kind: 'ticket', events: [{ type: 5, ticketId: id }] });
+    const at = (k * period + 3) * 1000; // open, reply, complete; then no task until the next one (IDLE)
+    out.push({ atMs: at, type: 3, ticketId: id }, { atMs: at + (period / 3) * 1000, type: 4, ticketId: id }, { atMs: at + ((2 * period) / 3) * 1000, type: 5, ticketId: id });
   }
-  return steps.sort((a, b) => a.atSec - b.atSec);
+  return out.sort((a, b) => a.atMs - b.atMs);
+}
+
+/**
+ * The signals the workflow hears in `hours` agent-hours under the default rule: the raw stream run
+ * through the gateway's own Coalescer (with the flush interval, quiet period and heartbeat hold the
+ * gateway derives from the default windows) on a virtual clock.
+ */
+export async function agentStream(mix: Mix, hours: number): Promise<Step[]> {
+  let now = 0;
+  let seq = 0;
+  type Timer = { at: number; seq: number; fn: () => void; cancelled: boolean };
+  const queue: Timer[] = [];
+  const steps: Step[] = [];
+  const windowMs = shortestWindowMs(null);
+  const flushMs = deriveFlushMs(windowMs);
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  const c = new Coalescer({
+    flushMs: () => flushMs,
+    quietMs: () => Math.max(flushMs, windowMs / 2),
+    heartbeatHoldMs: () => Math.max(flushMs, windowMs / 2),
+    now: () => now,
+    timers: {
+      set: (fn, ms) => {
+        const t: Timer = { at: now + ms, seq: seq++, fn, cancelled: false };
+        queue.push(t);
+        return t;
+      },
+      clear: (h) => {
+        if (h) (h as Timer).cancelled = true;
+      },
+    },
+    send: async (b) => {
+      const events = b.events.map((e) => ({ type: e.type, ...(e.ticketId ? { ticketId: e.ticketId } : {}) }));
+      const kind: StepKind = b.devices.length > 0 && events.length === 0 ? 'device'
+        : events.some((e) => e.type >= 2 && e.type <= 12) ? 'ticket'
+        : events.some((e) => e.type !== 1) ? 'activity' : 'heartbeat';
+      steps.push({ atSec: now / 1000, kind, events });
+    },
+  });
+  const runTimersUntil = async (t: number) => {
+    for (;;) {
+      queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = queue.find((x) => !x.cancelled);
+      if (!next || next.at > t) break;
+      queue.splice(queue.indexOf(next), 1);
+      now = next.at;
+      next.fn();
+      await settle();
+    }
+    now = t;
+  };
+  c.device('t', 'a', { deviceId: 'tab-1', connected: true, at: 0 });
+  await settle();
+  let n = 0;
+  for (const e of rawStream(mix, hours)) {
+    await runTimersUntil(e.atMs);
+    c.accept('t', 'a', [{ reqId: `r${n++}`, type: e.type, ts: e.atMs, deviceId: 'tab-1', ...(e.ticketId ? { ticketId: e.ticketId } : {}) }], null);
+    await settle();
+  }
+  await runTimersUntil(hours * 3600 * 1000 + 60_000);
+  return steps.filter((st) => st.atSec <= hours * 3600);
 }
 
 /** The default rule's windows divided by `scale` (whole seconds), for a stream compressed as much. */

@@ -42,12 +42,12 @@ const running = worker.run();
 
 try {
   await upsertRule(pool, tenant, 'bench', compressedRule(scale));
-  const steps = agentStream(REALISTIC, hours);
+  const steps = await agentStream(REALISTIC, hours);
   const byKind = new Map<string, number>();
   for (const s of steps) byKind.set(s.kind, (byKind.get(s.kind) ?? 0) + 1);
   const kinds = [...byKind].map(([k, n]) => `${k} ${n}`).join(', ');
   say(`stack ready in ${Date.now() - t0} ms; ${agents} agent(s) × ${hours} h at ${scale}× (≈ ${Math.round((hours * 3600) / scale)} s real each)`);
-  say(`mix: heartbeat ${REALISTIC.heartbeatSec} s, activity flush ${REALISTIC.flushSec} s during ${REALISTIC.activeSec} s bursts every ${REALISTIC.activeSec + REALISTIC.quietSec} s, ${REALISTIC.ticketsPerHour} tickets/h (open, reply, complete)`);
+  say(`mix: heartbeat ${REALISTIC.heartbeatSec} s, an action every ${REALISTIC.actionEverySec} s during ${REALISTIC.activeSec} s of every ${REALISTIC.activeSec + REALISTIC.quietSec} s, ${REALISTIC.ticketsPerHour} tickets/h (open, reply, complete), coalesced by the gateway's Coalescer with the default rule: ${steps.length} signals`);
   say(`signals per agent: ${steps.length} (${kinds})${historyLimit ? `; historyLimit ${historyLimit}` : "; continue-as-new on Temporal's suggestion"}`);
 
   const ids = Array.from({ length: agents }, (_, i) => `agent-${i + 1}`);

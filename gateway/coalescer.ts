@@ -33,6 +33,8 @@ export interface CoalescerOptions {
   /** Delivers a batch (signalWithStart); a rejection keeps the batch for a retry. */
   send(batch: Batch): Promise<void>;
   now?: () => number;
+  /** Timer functions (default: the global ones); a simulation passes virtual ones. */
+  timers?: { set(fn: () => void, ms: number): unknown; clear(handle: unknown): void };
   /** Every accepted frame is signalled at once on its own (for measuring what coalescing saves). */
   naive?: boolean;
   onError?: (err: unknown, batch: Batch) => void;
@@ -52,7 +54,7 @@ interface AgentBuffer {
   urgent: boolean;
   lastSignalAt: number;
   lastActionSentAt: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: unknown;
   timerDue: number;
   sending: Promise<void> | undefined;
   failures: number;
@@ -62,10 +64,12 @@ export class Coalescer {
   readonly stats = { eventsIn: 0, eventsForwarded: 0, signals: 0, failures: 0 };
   private readonly agents = new Map<string, AgentBuffer>();
   private readonly now: () => number;
+  private readonly timers: NonNullable<CoalescerOptions['timers']>;
   private closed = false;
 
   constructor(private readonly o: CoalescerOptions) {
     this.now = o.now ?? Date.now;
+    this.timers = o.timers ?? { set: (fn, ms) => setTimeout(fn, ms), clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) };
   }
 
   /** Events already durable in intake row `pendingId` (null when none of them was new). */
@@ -122,7 +126,7 @@ export class Coalescer {
     for (let round = 0; round < 3; round++) {
       const work: Promise<void>[] = [];
       for (const a of this.agents.values()) {
-        clearTimeout(a.timer);
+        this.timers.clear(a.timer);
         a.timer = undefined;
         if (a.sending) work.push(a.sending);
         else if (hasWork(a)) work.push(this.flush(a));
@@ -164,15 +168,15 @@ export class Coalescer {
     const due = a.urgent && retryMs === 0 ? this.now() : Math.max(a.lastSignalAt + interval, this.now() + retryMs);
     const wait = Math.max(0, due - this.now());
     if (wait === 0 && a.urgent) {
-      clearTimeout(a.timer);
+      this.timers.clear(a.timer);
       a.timer = undefined;
       void this.flush(a);
       return;
     }
     if (a.timer && a.timerDue <= due) return;
-    clearTimeout(a.timer);
+    this.timers.clear(a.timer);
     a.timerDue = due;
-    a.timer = setTimeout(() => {
+    a.timer = this.timers.set(() => {
       a.timer = undefined;
       void this.flush(a);
     }, wait);

@@ -27,7 +27,7 @@ describe('history stays bounded under a steady stream', () => {
 
   it('continues as new before any run exceeds the limit, carrying state through every run', async () => {
     const agentId = 'steady';
-    const steps = agentStream(REALISTIC, 0.25); // 15 agent-minutes: 30 s here
+    const steps = await agentStream(REALISTIC, 0.25); // 15 agent-minutes: 30 s here
     const driven = await driveAgent({ pool: h.pool, client: h.client, taskQueue: h.taskQueue, tenant: h.tenant, agentId, steps, scale: SCALE, historyLimit: HISTORY_LIMIT });
     const runs = await runHistories(h.client, agentWorkflowId(h.tenant, agentId), driven.firstRunId);
 
