@@ -42,6 +42,26 @@ if (args.help) {
   process.exit(0);
 }
 
+const MAX_AGENTS = 50_000;
+for (const k of ['agents', 'ramp-start', 'ramp-max'] as const) {
+  const v = Number(args[k]);
+  if (!Number.isInteger(v) || v < 1 || v > MAX_AGENTS) {
+    process.stderr.write(`--${k} must be a whole number from 1 to ${MAX_AGENTS} (load stays bounded)\n`);
+    process.exit(2);
+  }
+}
+for (const k of ['duration', 'ramp-duration'] as const) {
+  const v = Number(args[k]);
+  if (!(v >= 10 && v <= 3600)) {
+    process.stderr.write(`--${k} must be between 10 and 3600 seconds\n`);
+    process.exit(2);
+  }
+}
+if (!['both', 'coalesced', 'naive'].includes(args.mode!)) {
+  process.stderr.write('--mode must be both, coalesced or naive\n');
+  process.exit(2);
+}
+
 /** Windows compressed so that IDLE, reminders, ABNORMAL and OFFLINE all fire within a phase. */
 export const BENCH_RULE = {
   windows: { idleAfterNoTaskSec: 10, remindAfterNoActionSec: 40, abnormalAfterNoActionSec: 60, offlineAfterAbnormalSec: 30 },
