@@ -8,10 +8,10 @@ import { createHarness, setRule, type Harness } from '../harness.ts';
 import { assertChain, live, statusLog } from './agent-helpers.ts';
 
 const SCALE = 30;
-const HISTORY_LIMIT = 150;
+const HISTORY_LIMIT = 80;
 // The run rolls at its first wake after reaching the limit, so it may pass the limit by: the
 // workflow task that crossed it (≤ 6 events), that wake's inputs (a commit and a task re-read: two
-// HCM round trips of 6 events each, plus a signal that arrives meanwhile) and the closing task.
+// HCM calls, local activities of a marker each, plus a signal that arrives meanwhile) and the closing task.
 const OVERSHOOT = 25;
 
 describe('history stays bounded under a steady stream', () => {
