@@ -20,12 +20,12 @@ import { Simulation } from './workbench.ts';
 const { values: args } = parseArgs({
   options: {
     agents: { type: 'string', default: '500' },
-    duration: { type: 'string', default: '150' },
+    duration: { type: 'string', default: '180' },
     mode: { type: 'string', default: 'both' },
     ramp: { type: 'boolean', default: false },
-    'ramp-start': { type: 'string', default: '500' },
+    'ramp-start': { type: 'string', default: '250' },
     'ramp-max': { type: 'string', default: '8000' },
-    'ramp-duration': { type: 'string', default: '120' },
+    'ramp-duration': { type: 'string', default: '160' },
     'max-receipt-p99': { type: 'string', default: '250' },
     'max-lateness-p99': { type: 'string', default: '2000' },
     'history-sample': { type: 'string', default: '100' },
@@ -35,8 +35,8 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write(`npm run bench -- [--agents 500] [--duration 150] [--mode both|coalesced|naive]
-                [--ramp --ramp-start 500 --ramp-max 8000 --ramp-duration 120 --max-receipt-p99 250 --max-lateness-p99 2000]
+  process.stdout.write(`npm run bench -- [--agents 500] [--duration 180] [--mode both|coalesced|naive]
+                [--ramp --ramp-start 250 --ramp-max 8000 --ramp-duration 160 --max-receipt-p99 250 --max-lateness-p99 2000]
                 [--history-sample 100] [--out bench/results] [--no-markdown]
 `);
   process.exit(0);
@@ -68,6 +68,8 @@ export const BENCH_RULE = {
   reminderLockSec: 840,
   reconnectGraceSec: 20,
 };
+/** Agents log in over this many seconds (a shift starting), not all in the same second. */
+const LOGIN_SPREAD_SEC = 45;
 const WINDOW_MS: Record<string, number> = { IDLE: 10_000, ABNORMAL: 60_000, OFFLINE: 30_000 };
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -187,7 +189,7 @@ async function main() {
     const localAddresses = agents > 20_000 ? Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 1}`) : ['127.0.0.1'];
     const sim = new Simulation({
       wsUrl: `ws://127.0.0.1:${port}/v1/ws`, token: async (a) => tokens.get(a)!, agents: ids, durationSec,
-      heartbeatSec: 30, maxGapSec: 35, localAddresses, connectPerSec: 250,
+      heartbeatSec: 30, maxGapSec: 35, localAddresses, connectPerSec: Math.max(20, agents / LOGIN_SPREAD_SEC),
     });
     const gatewayPid = gateway.pid;
     const usage = watch({ gateway: gatewayPid, worker: worker.pid, dispatcher: dispatcher.pid, temporal: temporalPid, postgres: postgresPid, 'bench client!': process.pid });
