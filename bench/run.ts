@@ -268,7 +268,24 @@ async function main() {
       transitions, wrongTransitions: wrong, processes,
     };
     say(`${name}: done — ${JSON.stringify({ eventsPerSec: result.eventsPerSec, receiptMs: result.receiptMs, signalsPerEvent: result.signalsPerEvent, latenessMs: result.latenessMs, wrong })}`);
+    await retire(tenant, ids);
     return result;
+  }
+
+  /**
+   * Ends a phase's agents so their leftover work cannot load the next phase: devices and leases go
+   * (no sweeper will signal them), their workflows are terminated.
+   */
+  async function retire(tenant: string, ids: string[]): Promise<void> {
+    await pool.query('DELETE FROM device_sessions WHERE tenant = $1', [tenant]);
+    await pool.query('DELETE FROM intake_pending WHERE tenant = $1', [tenant]);
+    await pool.query('DELETE FROM gateway_leases');
+    const t = Date.now();
+    for (let i = 0; i < ids.length; i += 50) {
+      await Promise.all(ids.slice(i, i + 50).map((a) => temporal.workflow.getHandle(agentWorkflowId(tenant, a)).terminate('benchmark phase over').catch(() => {})));
+    }
+    await new Promise((r) => setTimeout(r, 5000));
+    say(`retired ${ids.length} agents of ${tenant} in ${((Date.now() - t) / 1000).toFixed(0)} s`);
   }
 
   try {
