@@ -15,11 +15,11 @@ export async function writeReport(resultsFile: string, mdFile: string, pngFile: 
   const rs = doc.results;
   const lines: string[] = [];
   lines.push(START, '', `Measured ${doc.at} — results file \`${path.relative(path.dirname(mdFile), resultsFile)}\`.`, '');
-  lines.push('| phase | agents held | events/s | receipt p50 / p99 ms (steady p50 / p99) | signals per event | workflow tasks per event | state change → commit p50 / p99 ms | → feed p50 / p99 ms | window lateness p50 / p99 / max ms | window transitions | wrong transitions | history events per agent-hour |');
+  lines.push('| phase | agents connected (peak at once) | events/s | receipt p50 / p99 ms (steady p50 / p99) | signals per event | workflow tasks per event | state change → commit p50 / p99 ms | → feed p50 / p99 ms | window lateness p50 / p99 / max ms | window transitions | wrong transitions | history events per agent-hour |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rs) {
     const windows = Object.entries(r.transitions).filter(([k]) => /^(IDLE:NO_TASK|ABNORMAL|OFFLINE:ABNORMAL_TIMEOUT)/.test(k)).reduce((s, [, v]) => s + v, 0);
-    lines.push(`| ${r.name} (${r.mode}) | ${r.peakConnected} / ${r.agents} | ${n(r.eventsPerSec)} | ${n(r.receiptMs.p50)} / ${n(r.receiptMs.p99)} (${n(r.steadyReceiptMs?.p50)} / ${n(r.steadyReceiptMs?.p99)}) | ${n(r.signalsPerEvent, 3)} | ${n(r.workflowTasksPerEvent, 3)} | ${n(r.e2eCommitMs.p50)} / ${n(r.e2eCommitMs.p99)} | ${n(r.e2eFeedMs.p50)} / ${n(r.e2eFeedMs.p99)} | ${n(r.latenessMs.p50)} / ${n(r.latenessMs.p99)} / ${n(r.latenessMs.max)} | ${windows} | ${r.wrongTransitions} | ${n(r.historyEventsPerAgentHour)} |`);
+    lines.push(`| ${r.name} (${r.mode}) | ${r.agentsConnected ?? r.peakConnected} / ${r.agents} (${r.peakConnected}) | ${n(r.eventsPerSec)} | ${n(r.receiptMs.p50)} / ${n(r.receiptMs.p99)} (${n(r.steadyReceiptMs?.p50)} / ${n(r.steadyReceiptMs?.p99)}) | ${n(r.signalsPerEvent, 3)} | ${n(r.workflowTasksPerEvent, 3)} | ${n(r.e2eCommitMs.p50)} / ${n(r.e2eCommitMs.p99)} | ${n(r.e2eFeedMs.p50)} / ${n(r.e2eFeedMs.p99)} | ${n(r.latenessMs.p50)} / ${n(r.latenessMs.p99)} / ${n(r.latenessMs.max)} | ${windows} | ${r.wrongTransitions} | ${n(r.historyEventsPerAgentHour)} |`);
   }
   lines.push('', 'CPU (cores busy on average) and peak memory (PSS, MiB) per process:', '');
   const procs = [...new Set(rs.flatMap((r) => Object.keys(r.processes)))];
@@ -32,7 +32,7 @@ export async function writeReport(resultsFile: string, mdFile: string, pngFile: 
   }
   const ramp = rs.filter((r) => r.name.startsWith('ramp-'));
   if (ramp.length > 0) lines.push('', `Ramp: the largest step within the thresholds (receipt p99 ≤ ${doc.args['max-receipt-p99']} ms, window lateness p99 ≤ ${doc.args['max-lateness-p99']} ms, zero wrong transitions, every agent connected) was **${doc.knee ?? 'none'}** agents.`);
-  const held = rs.filter((r) => r.wrongTransitions === 0 && r.peakConnected === r.agents).reduce((m, r) => Math.max(m, r.agents), 0);
+  const held = rs.filter((r) => r.wrongTransitions === 0 && (r.agentsConnected ?? r.peakConnected) === r.agents).reduce((m, r) => Math.max(m, r.agents), 0);
   lines.push('', `Largest agent count held with zero wrong transitions in this run: **${held}**.`, '', `![chart](${path.relative(path.dirname(mdFile), pngFile)})`, '', END);
 
   const block = lines.join('\n');

@@ -38,6 +38,8 @@ export class Simulation {
   readonly acceptedBy = new Map<string, number>();
   readonly counts = { frames: 0, events: 0, accepted: 0, duplicates: 0, rejected: 0, connects: 0, connectFailures: 0, closesByServer: 0 };
   connected = 0;
+  /** Agents welcomed at least once. */
+  readonly everConnected = new Set<string>();
   peakConnected = 0;
   private readonly sockets = new Set<WebSocket>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
@@ -156,8 +158,9 @@ export class Simulation {
         if (f.type === 'welcome') {
           welcomed = true;
           this.counts.connects++;
+          this.everConnected.add(agentId);
           this.connected++;
-          if (this.counts.connects === this.o.agents.length) this.allConnectedAt = Date.now();
+          if (this.everConnected.size === this.o.agents.length && this.allConnectedAt === undefined) this.allConnectedAt = Date.now();
           this.peakConnected = Math.max(this.peakConnected, this.connected);
           this.later(this.uniform(0, this.o.heartbeatSec * 1000), heartbeat);
           this.later(this.uniform(0, 3000), burst);
