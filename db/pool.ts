@@ -16,14 +16,21 @@ export function createPool(databaseUrl: string, max = 10): pg.Pool {
 export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   try {
-    await c.query('BEGIN');
+    return await transaction(c, fn);
+  } finally {
+    c.release();
+  }
+}
+
+/** `fn` in one transaction on a client the caller already holds (e.g. one holding a session lock). */
+export async function transaction<C extends pg.ClientBase, T>(c: C, fn: (c: C) => Promise<T>): Promise<T> {
+  await c.query('BEGIN');
+  try {
     const out = await fn(c);
     await c.query('COMMIT');
     return out;
   } catch (err) {
     await c.query('ROLLBACK').catch(() => {});
     throw err;
-  } finally {
-    c.release();
   }
 }

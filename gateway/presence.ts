@@ -2,7 +2,7 @@
 // Postgres; the sweeper (any live instance) acts for instances whose lease ran out: their devices
 // are declared disconnected and the events they still held are forwarded. A graceful stop only
 // shortens the lease to a grace period, so devices that reconnect elsewhere are never marked gone.
-import type { Pool } from '../db/pool.ts';
+import { transaction, type Pool } from '../db/pool.ts';
 import type { AgentEvent } from '../workflows/model.ts';
 import type { Batch } from './coalescer.ts';
 
@@ -106,14 +106,7 @@ export class Presence {
   private async takeOver(c: import('pg').PoolClient, gatewayId: string): Promise<void> {
     // Row locks make a concurrent reconnect (which takes a device row over) wait for this pass, so
     // its "connected" reaches the workflow after our "disconnected", never before.
-    await c.query('BEGIN');
-    try {
-      await this.forwardLeftovers(c, gatewayId);
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    }
+    await transaction(c, (t) => this.forwardLeftovers(t, gatewayId));
   }
 
   private async forwardLeftovers(c: import('pg').PoolClient, gatewayId: string): Promise<void> {
