@@ -15,6 +15,7 @@ import { createLogger } from '../platform/log.ts';
 import { freePort } from '../platform/ports.ts';
 import { startEmbeddedPostgres } from '../platform/postgres.ts';
 import { startDispatcher } from '../workers/dispatcher.ts';
+import { pct } from './stats.ts';
 
 const payload = JSON.stringify({ from: 'ONLINE', to: 'IDLE', status: 'IDLE', statusCode: 1001, cause: 'NO_TASK', actor: 'system:vigil', reason: null, since: new Date().toISOString() });
 
@@ -26,10 +27,7 @@ async function commitOne(pool: Pool, tenant: string, agent: string, version: num
   return { eventId: rows[0].event_id, committedAt: Date.now() };
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
+const ms = (xs: number[], p: number) => (pct(xs, p) ?? NaN).toFixed(1);
 
 /** Commit-to-feed latency: the feed row's delivery mark (clock_timestamp() in the feed transaction) minus the commit's return. */
 async function feedLatencies(pool: Pool, commits: { eventId: string; committedAt: number }[]): Promise<number[]> {
@@ -87,7 +85,7 @@ async function main() {
     }));
     await waitDrained(pool, 'feed');
     const lat1 = await feedLatencies(pool, steady);
-    results.push([`commit→feed latency at ${rate} commits/s (n=${steady.length})`, `p50 ${pct(lat1, 50).toFixed(1)} ms, p99 ${pct(lat1, 99).toFixed(1)} ms, max ${pct(lat1, 100).toFixed(1)} ms`]);
+    results.push([`commit→feed latency at ${rate} commits/s (n=${steady.length})`, `p50 ${ms(lat1, 50)} ms, p99 ${ms(lat1, 99)} ms, max ${ms(lat1, 100)} ms`]);
     results.push(['commits that sent a NOTIFY (steady)', `${notifies} of ${steady.length}`]);
 
     // 1b. Sparse commits (dispatcher cold between them): the NOTIFY path.
@@ -98,7 +96,7 @@ async function main() {
     }
     await waitDrained(pool, 'feed');
     const lat0 = await feedLatencies(pool, sparse);
-    results.push([`commit→feed latency, idle dispatcher woken by NOTIFY (n=${sparse.length})`, `p50 ${pct(lat0, 50).toFixed(1)} ms, p99 ${pct(lat0, 99).toFixed(1)} ms`]);
+    results.push([`commit→feed latency, idle dispatcher woken by NOTIFY (n=${sparse.length})`, `p50 ${ms(lat0, 50)} ms, p99 ${ms(lat0, 99)} ms`]);
 
     // 2. Saturation: 8 writers as fast as they can for 5 s.
     notifies = 0;
@@ -110,7 +108,7 @@ async function main() {
     const satSec = (Date.now() - t1) / 1000;
     await waitDrained(pool, 'feed');
     const lat2 = await feedLatencies(pool, sat);
-    results.push([`commit→feed latency under saturation (${(sat.length / satSec).toFixed(0)} commits/s, n=${sat.length})`, `p50 ${pct(lat2, 50).toFixed(1)} ms, p99 ${pct(lat2, 99).toFixed(1)} ms`]);
+    results.push([`commit→feed latency under saturation (${(sat.length / satSec).toFixed(0)} commits/s, n=${sat.length})`, `p50 ${ms(lat2, 50)} ms, p99 ${ms(lat2, 99)} ms`]);
     results.push(['commits that sent a NOTIFY (saturation)', `${notifies} of ${sat.length}`]);
     await d.stop();
 

@@ -13,6 +13,7 @@ import { signToken } from '../platform/auth.ts';
 import { freePort, waitForPort } from '../platform/ports.ts';
 import { agentWorkflowId } from '../workflows/contract.ts';
 import { findPid, watch, type ProcUsage } from './procstat.ts';
+import { pct } from './stats.ts';
 import { writeReport } from './report.ts';
 import { startStack } from './stack.ts';
 import { Simulation } from './workbench.ts';
@@ -85,12 +86,6 @@ async function stopChild(p: ChildProcess): Promise<void> {
   const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
   await done;
   clearTimeout(t);
-}
-
-export function pct(xs: number[], p: number): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
 export interface PhaseResult {

@@ -1,0 +1,6 @@
+/** The p-th percentile (nearest rank) of `xs`; null when there is nothing to rank. */
+export function pct(xs: number[], p: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
