@@ -6,12 +6,22 @@ import { ensureAgent } from '../db/agents.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { resolveRule } from '../db/rules.ts';
 import { STATUS_CODE, type Candidate, type Facts, type HcmReply, type Reminder, type Status } from '../workflows/model.ts';
+import { recheck, recheckReminder } from './recheck.ts';
+
+export interface ReminderReply {
+  sent: boolean;
+  /** Why not: ACTIVITY_SINCE (the agent acted; the facts say when), REMINDER_LOCK, ALREADY_SENT. */
+  reason?: string;
+  facts: Facts;
+}
 
 export interface HcmActivities {
   loadFacts(a: { tenant: string; agentId: string }): Promise<Facts>;
   commitTransition(c: Candidate): Promise<HcmReply>;
-  /** False when the reminder lock or an earlier identical reminder suppressed it. */
+  /** Engine 1 (replays of old histories only): false when the lock or an earlier reminder suppressed it. */
   sendReminder(r: Reminder): Promise<boolean>;
+  /** Engine 2: rechecks the agent's last action and the lock, and answers with the facts. */
+  remind(r: Reminder): Promise<ReminderReply>;
 }
 
 export interface HcmDeps {
@@ -60,6 +70,8 @@ async function lockFacts(c: pg.PoolClient, tenant: string, agentId: string) {
     offlineByWindow: row.offline_by_window,
     taskCount: t[0]?.n ?? 0,
     rule,
+    ...(row.last_action_at ? { lastActionAt: row.last_action_at.getTime() } : {}),
+    lastReminderAt: row.last_reminder_at?.getTime() ?? null,
     businessLine: row.business_line,
     skillGroups: row.skill_groups,
   };
@@ -68,24 +80,33 @@ async function lockFacts(c: pg.PoolClient, tenant: string, agentId: string) {
 
 const actorText = (c: Candidate) => `${c.actor.kind}:${c.actor.id}`;
 
-/** Why a window-driven candidate no longer holds, or undefined when it does. */
-function recheck(c: Candidate, row: StatusRow, facts: Facts, region: string): string | undefined {
-  if (row.region !== region) return 'REGION_NOT_OWNER';
-  if (c.from !== facts.status) return 'STALE_STATUS';
-  if (c.to === facts.status) return 'NO_CHANGE';
-  if (c.actor.kind !== 'system') return undefined;
-  if (c.ruleId !== facts.rule.ruleId || c.ruleVersion !== facts.rule.version) return 'RULE_CHANGED';
-  if (c.to === 'IDLE' && facts.taskCount > 0) return 'HAS_OPEN_TASKS';
-  if (c.cause === 'TASK_ASSIGNED' && facts.taskCount === 0) return 'NO_OPEN_TASKS';
-  // A resume needs an action after the status it leaves (a replayed old event is not one).
-  if (c.cause === 'ACTIVITY_RESUMED' && c.windowStart < facts.since - 1000) return 'ACTION_BEFORE_STATUS';
-  const lastAction = row.last_action_at?.getTime() ?? 0;
-  if ((c.to === 'ABNORMAL' || c.to === 'OFFLINE') && lastAction > c.windowStart + 0.5) return 'ACTIVITY_SINCE';
-  return undefined;
-}
-
 export function createHcmActivities(deps: HcmDeps): HcmActivities {
   const { pool, region } = deps;
+
+  async function remind(r: Reminder): Promise<ReminderReply> {
+    const reply = await inTransaction(pool, async (c): Promise<ReminderReply> => {
+      await ensureAgent(c, r.tenant, r.agentId, region);
+      const { facts } = (await lockFacts(c, r.tenant, r.agentId))!;
+      const why = recheckReminder(r, facts, Date.now());
+      if (why) return { sent: false, reason: why, facts };
+      const { rowCount } = await c.query(
+        `INSERT INTO status_change_outbox (tenant, agent_id, topic, version, dedupe_key, payload)
+         VALUES ($1, $2, 'reminder', $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [r.tenant, r.agentId, facts.version, r.dedupeKey, JSON.stringify({
+          cause: r.cause, lastActionAt: new Date(r.lastActionAt).toISOString(), lockSec: r.lockSec,
+          status: facts.status,
+        })],
+      );
+      if (!rowCount) return { sent: false, reason: 'ALREADY_SENT', facts };
+      const { rows } = await c.query<{ at: Date }>(
+        `UPDATE status_table SET last_reminder_at = now() WHERE tenant = $1 AND agent_id = $2 RETURNING last_reminder_at AS at`,
+        [r.tenant, r.agentId],
+      );
+      return { sent: true, facts: { ...facts, lastReminderAt: rows[0]!.at.getTime() } };
+    });
+    if (reply.sent) deps.onOutbox?.();
+    return reply;
+  }
 
   return {
     async loadFacts({ tenant, agentId }) {
@@ -106,7 +127,7 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
           [cand.tenant, cand.agentId, cand.dedupeKey],
         );
         if (seen) return { committed: false, candidate: cand, reason: 'ALREADY_HANDLED', facts };
-        const why = recheck(cand, row, facts, region);
+        const why = recheck(cand, facts, row.region, region);
         if (why) return { committed: false, candidate: cand, reason: why, facts };
 
         const version = facts.version + 1;
@@ -147,25 +168,9 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
     },
 
     async sendReminder(r) {
-      const sent = await inTransaction(pool, async (c) => {
-        const f = await lockFacts(c, r.tenant, r.agentId);
-        if (!f) return false;
-        const last = f.row.last_reminder_at?.getTime();
-        if (last !== undefined && Date.now() - last < r.lockSec * 1000) return false;
-        const { rowCount } = await c.query(
-          `INSERT INTO status_change_outbox (tenant, agent_id, topic, version, dedupe_key, payload)
-           VALUES ($1, $2, 'reminder', $3, $4, $5) ON CONFLICT DO NOTHING`,
-          [r.tenant, r.agentId, f.facts.version, r.dedupeKey, JSON.stringify({
-            cause: r.cause, lastActionAt: new Date(r.lastActionAt).toISOString(), lockSec: r.lockSec,
-            status: f.facts.status,
-          })],
-        );
-        if (!rowCount) return false;
-        await c.query(`UPDATE status_table SET last_reminder_at = now() WHERE tenant = $1 AND agent_id = $2`, [r.tenant, r.agentId]);
-        return true;
-      });
-      if (sent) deps.onOutbox?.();
-      return sent;
+      return (await remind(r)).sent;
     },
+
+    remind,
   };
 }

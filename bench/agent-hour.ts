@@ -8,9 +8,9 @@ import { recordEvents } from '../db/intake.ts';
 import type { Pool } from '../db/pool.ts';
 import type { RuleInput } from '../db/rules.ts';
 import { agentWorkflowId, eventsSignal, stateQuery, type EventsSignal } from '../workflows/contract.ts';
-import { Coalescer } from '../gateway/coalescer.ts';
-import { deriveFlushMs, shortestWindowMs } from '../gateway/core.ts';
-import { DEFAULT_RULE, type AgentEvent } from '../workflows/model.ts';
+import { Coalescer, mustSignalNow } from '../gateway/coalescer.ts';
+import { loadConfig } from '../platform/config.ts';
+import { DEFAULT_RULE, closesTask, opensTask, type AgentEvent } from '../workflows/model.ts';
 
 export interface Mix {
   heartbeatSec: number;
@@ -53,9 +53,9 @@ export function rawStream(mix: Mix, hours: number): { atMs: number; type: number
 }
 
 /**
- * The signals the workflow hears in `hours` agent-hours under the default rule: the raw stream run
- * through the gateway's own Coalescer (with the flush interval, quiet period and heartbeat hold the
- * gateway derives from the default windows) on a virtual clock.
+ * The signals the workflow hears in `hours` agent-hours: the raw stream run through the gateway's
+ * own Coalescer (default digest interval) and its `mustSignalNow` on a virtual clock, with open
+ * tasks counted as HCM would. The realistic agent keeps acting, so HCM never holds it ABNORMAL.
  */
 export async function agentStream(mix: Mix, hours: number): Promise<Step[]> {
   let now = 0;
@@ -63,15 +63,13 @@ export async function agentStream(mix: Mix, hours: number): Promise<Step[]> {
   type Timer = { at: number; seq: number; fn: () => void; cancelled: boolean };
   const queue: Timer[] = [];
   const steps: Step[] = [];
-  const windowMs = shortestWindowMs(null);
-  const flushMs = deriveFlushMs(windowMs);
+  const digestMs = loadConfig({}).gateway.digestMs;
+  let openTasks = 0;
   const settle = async () => {
     for (let i = 0; i < 5; i++) await Promise.resolve();
   };
   const c = new Coalescer({
-    flushMs: () => flushMs,
-    quietMs: () => Math.max(flushMs, windowMs / 2),
-    heartbeatHoldMs: () => Math.max(flushMs, windowMs / 2),
+    digestMs: () => digestMs,
     now: () => now,
     timers: {
       set: (fn, ms) => {
@@ -108,7 +106,12 @@ export async function agentStream(mix: Mix, hours: number): Promise<Step[]> {
   let n = 0;
   for (const e of rawStream(mix, hours)) {
     await runTimersUntil(e.atMs);
-    c.accept('t', 'a', [{ reqId: `r${n++}`, type: e.type, ts: e.atMs, deviceId: 'tab-1', ...(e.ticketId ? { ticketId: e.ticketId } : {}) }], null);
+    const events: AgentEvent[] = [{ reqId: `r${n++}`, type: e.type, ts: e.atMs, receivedAt: e.atMs, deviceId: 'tab-1', ...(e.ticketId ? { ticketId: e.ticketId } : {}) }];
+    const tasksBefore = openTasks;
+    if (opensTask(e.type)) openTasks++;
+    if (closesTask(e.type)) openTasks = Math.max(0, openTasks - 1);
+    const urgent = mustSignalNow(events, { status: openTasks > 0 ? 'ONLINE' : 'IDLE', offlineByWindow: false, tasksBefore, tasksAfter: openTasks });
+    c.accept('t', 'a', events, null, urgent);
     await settle();
   }
   await runTimersUntil(hours * 3600 * 1000 + 60_000);
@@ -178,7 +181,8 @@ export async function driveAgent(o: DriveOptions): Promise<Driven> {
       ? { devices: [{ deviceId: device, connected: true, at: ts }] }
       : { events: step.events.map((e): AgentEvent => ({ reqId: randomUUID(), ts, deviceId: device, ...e })) };
     if (batch.events) {
-      await recordEvents(o.pool, o.tenant, o.agentId, batch.events);
+      // As the gateway does: the facts first, and the workflow gets the events stamped with receipt time.
+      batch.events = await recordEvents(o.pool, o.tenant, o.agentId, batch.events);
       events += batch.events.length;
       if (batch.events.some((e) => e.type !== 1)) lastActionTs = ts;
     }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { closesTask, isAction, opensTask, type AgentEvent } from '../workflows/model.ts';
+import { closesTask, isAction, opensTask, type AgentEvent, type Status } from '../workflows/model.ts';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -9,20 +9,45 @@ export interface IntakeItem {
   events: AgentEvent[];
 }
 
+/** What HCM knew of the agent inside the intake transaction, after applying the batch. */
+export interface IntakeFacts {
+  /** Committed status (null when the batch had no action, so the row was not touched). */
+  status: Status | null;
+  offlineByWindow: boolean;
+  /** Open tasks before and after this batch's ticket events (equal when it had none). */
+  tasksBefore: number;
+  tasksAfter: number;
+}
+
 export interface IntakeResult {
-  /** New events, in the item's order; the others were duplicates. */
+  /** New events, in the item's order, stamped with `receivedAt`; the others were duplicates. */
   fresh: AgentEvent[];
   duplicates: string[];
-  /** The `intake_pending` row holding `fresh` (when asked for one and something was new). */
+  /** The `intake_pending` row holding `fresh` (when the item must reach its workflow durably). */
   pendingId: number | null;
+  facts: IntakeFacts;
+  /** `mustSignal` said yes: the workflow must hear of these events now. */
+  urgent: boolean;
+}
+
+export interface IntakeOptions {
+  /** Write `intake_pending` rows owned by this gateway (for frames `mustSignal` marks urgent). */
+  gatewayId?: string;
+  /** Which frames their workflow must hear of at once, judged from HCM's facts (default: none). */
+  mustSignal?: (events: AgentEvent[], facts: IntakeFacts) => boolean;
+  /** The gateway's clock, stamped on every event as `receivedAt` and written as the last action. */
+  now?: number;
 }
 
 /**
  * Records accepted client events as HCM facts, in the caller's transaction and with one statement
- * per kind for any number of frames: reqId dedupe, open tasks, last action, and (with a gateway id)
- * the `intake_pending` rows that keep them until their workflow has them.
+ * per kind for any number of frames: reqId dedupe, open tasks, last action (the gateway's clock,
+ * never the client's), and (with a gateway id) the `intake_pending` rows that keep urgent frames
+ * until their workflow has them. Pure activity needs no such row: its effect is the fact itself.
  */
-export async function recordIntake(db: Queryable, items: IntakeItem[], gatewayId?: string): Promise<IntakeResult[]> {
+export async function recordIntake(db: Queryable, items: IntakeItem[], o: IntakeOptions = {}): Promise<IntakeResult[]> {
+  const now = o.now ?? Date.now();
+  const akey = (tenant: string, agentId: string) => `${tenant}\u0000${agentId}`;
   // A reqId repeated within the batch counts for its first frame only.
   const seen = new Set<string>();
   const firsts = items.map((it) =>
@@ -45,12 +70,36 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], gatewayId
     for (const r of rows) inserted.add(`${r.tenant}\u0000${r.agent_id}\u0000${r.req_id}`);
   }
   const results: IntakeResult[] = items.map((it, i) => {
-    const fresh = firsts[i]!.filter((e) => inserted.has(`${it.tenant}\u0000${it.agentId}\u0000${e.reqId}`));
+    const fresh = firsts[i]!
+      .filter((e) => inserted.has(`${it.tenant}\u0000${it.agentId}\u0000${e.reqId}`))
+      .map((e) => ({ ...e, receivedAt: now }));
     const freshIds = new Set(fresh.map((e) => e.reqId));
-    return { fresh, duplicates: it.events.filter((e) => !freshIds.has(e.reqId)).map((e) => e.reqId), pendingId: null };
+    return {
+      fresh, duplicates: it.events.filter((e) => !freshIds.has(e.reqId)).map((e) => e.reqId), pendingId: null,
+      facts: { status: null, offlineByWindow: false, tasksBefore: 0, tasksAfter: 0 }, urgent: false,
+    };
   });
 
   // Task facts: rare, in event order (a ticket opened and completed in one batch ends closed).
+  const taskAgents = new Map<string, { tenant: string; agentId: string }>();
+  for (const [i, it] of items.entries()) {
+    if (results[i]!.fresh.some((e) => e.ticketId && (opensTask(e.type) || closesTask(e.type)))) {
+      taskAgents.set(akey(it.tenant, it.agentId), { tenant: it.tenant, agentId: it.agentId });
+    }
+  }
+  const openTasks = async () => {
+    const n = new Map<string, number>();
+    if (taskAgents.size === 0) return n;
+    const a = [...taskAgents.values()];
+    const { rows } = await db.query<{ tenant: string; agent_id: string; n: number }>(
+      `SELECT v.tenant, v.agent_id, (SELECT count(*)::int FROM tasks t WHERE t.tenant = v.tenant AND t.agent_id = v.agent_id AND t.state = 'open') AS n
+         FROM unnest($1::text[], $2::text[]) AS v(tenant, agent_id)`,
+      [a.map((x) => x.tenant), a.map((x) => x.agentId)],
+    );
+    for (const r of rows) n.set(akey(r.tenant, r.agent_id), r.n);
+    return n;
+  };
+  const before = await openTasks();
   for (const [i, it] of items.entries()) {
     for (const e of results[i]!.fresh) {
       if (!e.ticketId || !(opensTask(e.type) || closesTask(e.type))) continue;
@@ -63,29 +112,43 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], gatewayId
     }
   }
 
-  // Last action per agent, rows locked in one order so concurrent writers cannot deadlock.
-  const latest = new Map<string, { tenant: string; agentId: string; ts: number }>();
-  const now = Date.now();
+  const after = await openTasks();
+
+  // Last action per agent at the gateway's clock, rows locked in one order so concurrent writers
+  // cannot deadlock. The row lock also orders this against an HCM commit: a window commit either
+  // sees this action (and is rejected) or committed first, and then this batch sees its status.
+  const acting = new Map<string, { tenant: string; agentId: string }>();
   for (const [i, it] of items.entries()) {
-    for (const e of results[i]!.fresh) {
-      if (!isAction(e.type)) continue;
-      const k = `${it.tenant}\u0000${it.agentId}`;
-      const ts = Math.min(e.ts, now);
-      if ((latest.get(k)?.ts ?? -Infinity) < ts) latest.set(k, { tenant: it.tenant, agentId: it.agentId, ts });
-    }
+    if (results[i]!.fresh.some((e) => isAction(e.type))) acting.set(akey(it.tenant, it.agentId), { tenant: it.tenant, agentId: it.agentId });
   }
-  if (latest.size > 0) {
-    const l = [...latest.values()].sort((a, b) => (a.tenant + a.agentId < b.tenant + b.agentId ? -1 : 1));
-    await db.query(
-      `UPDATE status_table s SET last_action_at = GREATEST(s.last_action_at, to_timestamp(v.ts / 1000.0))
-         FROM (SELECT * FROM unnest($1::text[], $2::text[], $3::float8[]) AS u(tenant, agent_id, ts)) v
-        WHERE s.tenant = v.tenant AND s.agent_id = v.agent_id`,
-      [l.map((x) => x.tenant), l.map((x) => x.agentId), l.map((x) => x.ts)],
+  const statuses = new Map<string, { status: Status; offline_by_window: boolean }>();
+  if (acting.size > 0) {
+    const l = [...acting.values()].sort((a, b) => (a.tenant + a.agentId < b.tenant + b.agentId ? -1 : 1));
+    const { rows } = await db.query<{ tenant: string; agent_id: string; status: Status; offline_by_window: boolean }>(
+      `UPDATE status_table s SET last_action_at = GREATEST(s.last_action_at, to_timestamp($3 / 1000.0))
+         FROM (SELECT * FROM unnest($1::text[], $2::text[]) AS u(tenant, agent_id)) v
+        WHERE s.tenant = v.tenant AND s.agent_id = v.agent_id
+        RETURNING s.tenant, s.agent_id, s.status, s.offline_by_window`,
+      [l.map((x) => x.tenant), l.map((x) => x.agentId), now],
     );
+    for (const r of rows) statuses.set(akey(r.tenant, r.agent_id), r);
+  }
+  for (const [i, it] of items.entries()) {
+    const r = results[i]!;
+    const k = akey(it.tenant, it.agentId);
+    const st = statuses.get(k);
+    r.facts = {
+      status: st?.status ?? null,
+      offlineByWindow: st?.offline_by_window ?? false,
+      tasksBefore: before.get(k) ?? 0,
+      tasksAfter: after.get(k) ?? 0,
+    };
+    r.urgent = r.fresh.length > 0 && (o.mustSignal?.(r.fresh, r.facts) ?? false);
   }
 
-  if (gatewayId !== undefined) {
-    const withFresh = results.map((r, i) => [r, i] as const).filter(([r]) => r.fresh.length > 0);
+  if (o.gatewayId !== undefined) {
+    const gatewayId = o.gatewayId;
+    const withFresh = results.map((r, i) => [r, i] as const).filter(([r]) => r.urgent);
     if (withFresh.length > 0) {
       // Ids drawn first, so each frame knows its row without relying on RETURNING order.
       const { rows: ids } = await db.query<{ id: number }>(
@@ -104,9 +167,9 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], gatewayId
   return results;
 }
 
-/** One agent's events (no intake row): returns the reqIds that were new. */
-export async function recordEvents(db: Queryable, tenant: string, agentId: string, events: AgentEvent[]): Promise<Set<string>> {
-  if (events.length === 0) return new Set();
+/** One agent's events (no intake row): returns the new ones, stamped with `receivedAt`. */
+export async function recordEvents(db: Queryable, tenant: string, agentId: string, events: AgentEvent[]): Promise<AgentEvent[]> {
+  if (events.length === 0) return [];
   const [r] = await recordIntake(db, [{ tenant, agentId, events }]);
-  return new Set(r!.fresh.map((e) => e.reqId));
+  return r!.fresh;
 }

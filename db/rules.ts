@@ -143,3 +143,25 @@ export async function listRules(db: Queryable, tenant: string): Promise<RuleRow[
   const { rows } = await db.query(`SELECT ${COLUMNS} FROM rules WHERE tenant = $1 ORDER BY rule_id`, [tenant]);
   return rows.map(toRule);
 }
+
+export async function getRule(db: Queryable, tenant: string, ruleId: string): Promise<RuleRow | undefined> {
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM rules WHERE tenant = $1 AND rule_id = $2`, [tenant, ruleId]);
+  return rows[0] ? toRule(rows[0]) : undefined;
+}
+
+/** Ids of the tenant's agents that any of these scopes covers (the same match as `ruleMatches`). */
+export async function agentsInScopes(db: Queryable, tenant: string, scopes: RuleRow['scope'][]): Promise<string[]> {
+  if (scopes.length === 0) return [];
+  const params: unknown[] = [tenant];
+  const conds = scopes.map((s) => {
+    params.push(s.businessLine ?? null, s.skillGroups ?? null, s.channels ?? null);
+    const [b, g, c] = [params.length - 2, params.length - 1, params.length];
+    return `(($${b}::text IS NULL OR business_line = $${b}) AND ($${g}::text[] IS NULL OR skill_groups && $${g}::text[])
+             AND ($${c}::text[] IS NULL OR channels && $${c}::text[]))`;
+  });
+  const { rows } = await db.query<{ agent_id: string }>(
+    `SELECT agent_id FROM agents WHERE tenant = $1 AND (${conds.join(' OR ')}) ORDER BY agent_id`,
+    params,
+  );
+  return rows.map((r) => r.agent_id);
+}

@@ -3,11 +3,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { getAgent, listAgents, upsertAgent, type AgentInput } from '../db/agents.ts';
-import { listRules, upsertRule, type RuleInput } from '../db/rules.ts';
+import { getRule, listRules, upsertRule, type RuleInput } from '../db/rules.ts';
 import { hcmTimeline } from '../db/timeline.ts';
 import { agentWorkflowId, stateQuery, type TimelineEntry } from '../workflows/contract.ts';
 import { DEFAULT_RULE, STATUSES } from '../workflows/model.ts';
 import { bearerAuth, fail, requireRole, type GatewayDeps } from './http.ts';
+import { notifyRuleChange } from './rule-changes.ts';
 
 const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' } as const;
 const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
@@ -156,8 +157,13 @@ export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void 
       if (w.remindAfterNoActionSec > w.abnormalAfterNoActionSec) {
         return fail(reply, 400, 'BAD_REQUEST', `body/windows/remindAfterNoActionSec (${w.remindAfterNoActionSec}) must not exceed abnormalAfterNoActionSec (${w.abnormalAfterNoActionSec})`);
       }
-      const rule = await upsertRule(d.pool, req.principal!.tenant, req.params.ruleId, req.body);
-      return reply.code(rule.version === 1 ? 201 : 200).send(rule);
+      const { tenant } = req.principal!;
+      const before = await getRule(d.pool, tenant, req.params.ruleId);
+      const rule = await upsertRule(d.pool, tenant, req.params.ruleId, req.body);
+      // `reached`: running agent workflows told to re-read their rule now (0 when the edit can
+      // only move deadlines later: each workflow learns that at its next wake-up).
+      const reached = await notifyRuleChange(d.pool, d.temporal, tenant, before, rule);
+      return reply.code(rule.version === 1 ? 201 : 200).send({ ...rule, reached });
     },
   );
 

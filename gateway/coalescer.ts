@@ -1,8 +1,10 @@
-// Coalescing (DESIGN.md "Staying fast"): what can change state reaches the agent's workflow at once;
-// pure activity and heartbeats wait for a trailing flush, so the workflow hears from an agent who
-// keeps acting at most once per flush interval. The flush interval is far below the shortest
-// activity window, and the first action after a quiet period goes at once, so no deadline moves.
-import { EventType, isAction, type AgentEvent } from '../workflows/model.ts';
+// Signals (DESIGN.md "HCM's facts are the clock"): the workflow's deadlines come from HCM's facts,
+// which every receipt has already committed, so a signal is needed only for what the workflow must
+// act on at once — work-status changes, ticket events at zero open tasks, device changes, and an
+// action of an agent HCM holds ABNORMAL (or OFFLINE by a window). Everything else is pure activity:
+// it waits for a slow digest that only keeps the workflow's `state` query fresh.
+import { EventType, closesTask, isAction, opensTask, type AgentEvent } from '../workflows/model.ts';
+import type { IntakeFacts } from '../db/intake.ts';
 
 export interface DeviceChange {
   deviceId: string;
@@ -20,16 +22,8 @@ export interface Batch {
 }
 
 export interface CoalescerOptions {
-  /** Current flush interval (it follows the rules). */
-  flushMs(): number;
-  /**
-   * An action is sent at once when no action went out for this long (default: the flush interval).
-   * Safe up to half the shortest activity window: a buffered action then still reaches the
-   * workflow long before any deadline measured from the last action it knows.
-   */
-  quietMs?(): number;
-  /** A buffer holding only heartbeats may wait this long (heartbeats are not actions; default: flush interval). */
-  heartbeatHoldMs?(): number;
+  /** At most one digest of pure activity per agent this often. */
+  digestMs(): number;
   /** Delivers a batch (signalWithStart); a rejection keeps the batch for a retry. */
   send(batch: Batch): Promise<void>;
   now?: () => number;
@@ -40,9 +34,22 @@ export interface CoalescerOptions {
   onError?: (err: unknown, batch: Batch) => void;
 }
 
-/** Heartbeats and pure activity can wait for the trailing flush; everything else is urgent. */
+/**
+ * Whether a frame's events must reach the workflow now, judged from HCM's facts as the intake
+ * transaction left them: an explicit status request, a ticket event with no task open before or
+ * after it (IDLE starts or ends), or an action of an agent whose status only an action ends.
+ */
+export function mustSignalNow(events: AgentEvent[], f: IntakeFacts): boolean {
+  if (events.some((e) => e.type === EventType.WORK_STATUS || e.type === EventType.STATUS_SWITCH)) return true;
+  if (events.some((e) => opensTask(e.type) || closesTask(e.type)) && (f.tasksBefore === 0 || f.tasksAfter === 0)) return true;
+  const acting = events.some((e) => isAction(e.type));
+  return acting && (f.status === 'ABNORMAL' || (f.status === 'OFFLINE' && f.offlineByWindow));
+}
+
+/** Only the latest of these matters to the workflow (per device, actions apart from heartbeats). */
 export function isCoalescable(type: number): boolean {
-  return type === EventType.HEARTBEAT || (type >= 100 && type <= 105 && type !== EventType.STATUS_SWITCH);
+  return type === EventType.HEARTBEAT || type === 4 || (type >= 10 && type <= 12)
+    || (type >= 100 && type <= 105 && type !== EventType.STATUS_SWITCH);
 }
 
 interface AgentBuffer {
@@ -53,7 +60,6 @@ interface AgentBuffer {
   pendingIds: number[];
   urgent: boolean;
   lastSignalAt: number;
-  lastActionSentAt: number;
   timer: unknown;
   timerDue: number;
   sending: Promise<void> | undefined;
@@ -61,7 +67,7 @@ interface AgentBuffer {
 }
 
 export class Coalescer {
-  readonly stats = { eventsIn: 0, eventsForwarded: 0, signals: 0, failures: 0 };
+  readonly stats = { eventsIn: 0, eventsForwarded: 0, signals: 0, digests: 0, failures: 0 };
   private readonly agents = new Map<string, AgentBuffer>();
   private readonly now: () => number;
   private readonly timers: NonNullable<CoalescerOptions['timers']>;
@@ -72,11 +78,10 @@ export class Coalescer {
     this.timers = o.timers ?? { set: (fn, ms) => setTimeout(fn, ms), clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) };
   }
 
-  /** Events already durable in intake row `pendingId` (null when none of them was new). */
-  accept(tenant: string, agentId: string, events: AgentEvent[], pendingId: number | null): void {
+  /** Events already committed as facts; `pendingId` is their intake row (urgent frames only). */
+  accept(tenant: string, agentId: string, events: AgentEvent[], pendingId: number | null, urgent: boolean): void {
     if (events.length === 0 && pendingId === null) return;
     const a = this.buffer(tenant, agentId);
-    const now = this.now();
     this.stats.eventsIn += events.length;
     if (this.o.naive) {
       const batch: Batch = { tenant, agentId, events, devices: [], pendingIds: pendingId === null ? [] : [pendingId] };
@@ -95,11 +100,9 @@ export class Coalescer {
       return;
     }
     if (pendingId !== null) a.pendingIds.push(pendingId);
+    if (urgent) a.urgent = true;
     for (const e of events) {
-      if (!isCoalescable(e.type)) a.urgent = true;
-      else if (isAction(e.type) && now - a.lastActionSentAt >= (this.o.quietMs?.() ?? this.o.flushMs())) a.urgent = true;
       if (isCoalescable(e.type)) {
-        // Only the latest action and the latest heartbeat matter to the windows.
         const action = isAction(e.type);
         const i = a.events.findIndex((x) => isCoalescable(x.type) && isAction(x.type) === action && x.deviceId === e.deviceId);
         if (i >= 0) {
@@ -129,24 +132,24 @@ export class Coalescer {
         this.timers.clear(a.timer);
         a.timer = undefined;
         if (a.sending) work.push(a.sending);
-        else if (hasWork(a)) work.push(this.flush(a));
+        else if (worthSending(a)) work.push(this.flush(a));
       }
       if (work.length === 0) return;
       await Promise.allSettled(work);
     }
   }
 
-  /** Forgets agents quiet for longer than `idleMs` (and the flush interval), so memory follows activity. */
+  /** Forgets agents with nothing worth sending and quiet for `idleMs`, so memory follows activity. */
   prune(idleMs = 60_000): void {
-    const cutoff = this.now() - Math.max(idleMs, this.o.flushMs());
+    const cutoff = this.now() - Math.max(idleMs, this.o.digestMs());
     for (const [k, a] of this.agents) {
-      if (!hasWork(a) && !a.timer && !a.sending && a.lastSignalAt < cutoff) this.agents.delete(k);
+      if (!worthSending(a) && !a.timer && !a.sending && a.lastSignalAt < cutoff) this.agents.delete(k);
     }
   }
 
   get bufferedAgents(): number {
     let n = 0;
-    for (const a of this.agents.values()) if (hasWork(a)) n++;
+    for (const a of this.agents.values()) if (worthSending(a)) n++;
     return n;
   }
 
@@ -154,20 +157,19 @@ export class Coalescer {
     const key = `${tenant}\u0000${agentId}`;
     let a = this.agents.get(key);
     if (!a) {
-      a = { tenant, agentId, events: [], devices: [], pendingIds: [], urgent: false, lastSignalAt: -Infinity, lastActionSentAt: -Infinity, timer: undefined, timerDue: 0, sending: undefined, failures: 0 };
+      a = { tenant, agentId, events: [], devices: [], pendingIds: [], urgent: false, lastSignalAt: -Infinity, timer: undefined, timerDue: 0, sending: undefined, failures: 0 };
       this.agents.set(key, a);
     }
     return a;
   }
 
   private schedule(a: AgentBuffer): void {
-    if (this.closed || a.sending || !hasWork(a)) return;
+    // Heartbeats alone never cause a signal: they ride along with the next one.
+    if (this.closed || a.sending || !worthSending(a)) return;
+    const now = this.now();
     const retryMs = a.failures > 0 ? Math.min(10_000, 250 * 2 ** (a.failures - 1)) : 0;
-    const onlyHeartbeats = a.devices.length === 0 && a.events.every((e) => e.type === EventType.HEARTBEAT);
-    const interval = onlyHeartbeats ? Math.max(this.o.flushMs(), this.o.heartbeatHoldMs?.() ?? 0) : this.o.flushMs();
-    const due = a.urgent && retryMs === 0 ? this.now() : Math.max(a.lastSignalAt + interval, this.now() + retryMs);
-    const wait = Math.max(0, due - this.now());
-    if (wait === 0 && a.urgent) {
+    const due = a.urgent ? now + retryMs : Math.max(a.lastSignalAt + this.o.digestMs(), now + retryMs);
+    if (due <= now) {
       this.timers.clear(a.timer);
       a.timer = undefined;
       void this.flush(a);
@@ -179,18 +181,17 @@ export class Coalescer {
     a.timer = this.timers.set(() => {
       a.timer = undefined;
       void this.flush(a);
-    }, wait);
+    }, due - now);
   }
 
   private flush(a: AgentBuffer): Promise<void> {
     const batch: Batch = { tenant: a.tenant, agentId: a.agentId, events: a.events, devices: a.devices, pendingIds: a.pendingIds };
+    if (!a.urgent) this.stats.digests++;
     a.events = [];
     a.devices = [];
     a.pendingIds = [];
     a.urgent = false;
-    const now = this.now();
-    a.lastSignalAt = now;
-    if (batch.events.some((e) => isAction(e.type))) a.lastActionSentAt = now;
+    a.lastSignalAt = this.now();
     this.stats.signals++;
     a.sending = this.o.send(batch).then(
       () => {
@@ -205,16 +206,17 @@ export class Coalescer {
         a.events = [...batch.events, ...a.events];
         a.devices = [...batch.devices, ...a.devices];
         a.pendingIds = [...batch.pendingIds, ...a.pendingIds];
-        a.urgent = a.urgent || batch.devices.length > 0 || batch.events.some((e) => !isCoalescable(e.type));
+        a.urgent = a.urgent || batch.devices.length > 0 || batch.pendingIds.length > 0;
       },
     ).finally(() => {
       a.sending = undefined;
-      if (hasWork(a)) this.schedule(a);
+      if (worthSending(a)) this.schedule(a);
     });
     return a.sending;
   }
 }
 
-function hasWork(a: AgentBuffer): boolean {
-  return a.events.length > 0 || a.devices.length > 0 || a.pendingIds.length > 0;
+/** Anything but heartbeats: a heartbeat's only fact (the device is there) is already in HCM. */
+function worthSending(a: AgentBuffer): boolean {
+  return a.devices.length > 0 || a.pendingIds.length > 0 || a.urgent || a.events.some((e) => e.type !== EventType.HEARTBEAT);
 }

@@ -10,7 +10,6 @@ import { ensureAgent } from '../db/agents.ts';
 import { loadConfig, type GatewayTuning } from '../platform/config.ts';
 import type { Receipt } from '../sdk/protocol.ts';
 import { agentWorkflowId, eventsSignal, type EventsSignal } from '../workflows/contract.ts';
-import { DEFAULT_RULE } from '../workflows/model.ts';
 import { Coalescer, type Batch } from './coalescer.ts';
 import { checkEvents } from './frames.ts';
 import type { GatewayDeps } from './http.ts';
@@ -43,6 +42,8 @@ export function createCore(d: GatewayDeps) {
     pushes: new client.Counter({ name: 'vigil_pushes_total', help: 'Push frames sent to devices', registers: [registry] }),
     receiptLatency: new client.Histogram({ name: 'vigil_receipt_seconds', help: 'Frame arrival to receipt', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] }),
     signalLatency: new client.Histogram({ name: 'vigil_signal_seconds', help: 'signalWithStart duration', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
+    // Client clocks never move a deadline (the gateway's receipt time does); their skew is only watched.
+    clockSkew: new client.Histogram({ name: 'vigil_client_clock_skew_seconds', help: 'Absolute difference between an event\'s client ts and the gateway\'s receipt time', buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600], registers: [registry] }),
   };
   new client.Gauge({
     name: 'vigil_coalescing_ratio', help: 'Signals sent per event accepted (lower is better)', registers: [registry],
@@ -77,12 +78,8 @@ export function createCore(d: GatewayDeps) {
     await signalOne(b.tenant, b.agentId, { devices: gone }, source);
   }
 
-  let windowMs = shortestWindowMs(null);
-  let flushMs = tuning.flushMs ?? deriveFlushMs(windowMs);
   const coalescer = new Coalescer({
-    flushMs: () => flushMs,
-    quietMs: () => Math.max(flushMs, windowMs / 2),
-    heartbeatHoldMs: () => Math.max(flushMs, windowMs / 2),
+    digestMs: () => tuning.digestMs,
     naive: !tuning.coalesce,
     async send(b) {
       await signal(b, 'coalescer');
@@ -100,15 +97,6 @@ export function createCore(d: GatewayDeps) {
   const local = new Map<string, Set<PushTarget>>();
   const ensured = new Set<string>();
   const akey = (tenant: string, agentId: string) => `${tenant}\u0000${agentId}`;
-
-  async function refreshFlushMs(): Promise<void> {
-    const { rows } = await d.pool.query<{ s: number | null }>(
-      `SELECT min(least(remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec)) AS s
-         FROM rules WHERE enabled`,
-    );
-    windowMs = shortestWindowMs(rows[0]?.s ?? null);
-    flushMs = tuning.flushMs ?? deriveFlushMs(windowMs);
-  }
 
   let listener: PoolClient | undefined;
   let stopped = false;
@@ -152,15 +140,10 @@ export function createCore(d: GatewayDeps) {
 
   return {
     tuning, gatewayId, region, metrics: m, coalescer, writer, presence, log,
-    get flushMs() {
-      return flushMs;
-    },
 
     async start(): Promise<void> {
-      await refreshFlushMs();
       await presence.start();
       await listen();
-      timers.push(setInterval(() => void refreshFlushMs().catch((err) => log.warn({ err }, 'rule refresh')), 30_000));
       timers.push(setInterval(() => coalescer.prune(), 60_000));
     },
 
@@ -192,13 +175,19 @@ export function createCore(d: GatewayDeps) {
      * every accepted event is durable. A persistence failure accepts nothing, so the client resends.
      */
     async ingest(tenant: string, agentId: string, deviceId: string, raw: unknown[], via: 'ws' | 'http'): Promise<Receipt & { type: 'receipt'; retry?: string[] }> {
-      const { valid, rejected } = checkEvents(raw, deviceId, Date.now());
+      const now = Date.now();
+      const { valid, rejected } = checkEvents(raw, deviceId, now);
+      // Measured on the client's ts as sent (validation clamps a future one).
+      for (const r of raw) {
+        const ts = (r as { ts?: unknown } | null)?.ts;
+        if (typeof ts === 'number') m.clockSkew.observe(Math.abs(now - ts) / 1000);
+      }
       for (const r of rejected) m.rejects.inc({ code: r.code });
       try {
         const p = await writer.submit(tenant, agentId, valid);
         for (const e of p.fresh) m.events.inc({ type: String(e.type), outcome: 'accepted' });
         for (const _ of p.duplicates) m.events.inc({ type: 'any', outcome: 'duplicate' });
-        coalescer.accept(tenant, agentId, p.fresh, p.pendingId);
+        coalescer.accept(tenant, agentId, p.fresh, p.pendingId, p.urgent);
         m.receipts.inc({ via });
         return { type: 'receipt', accepted: p.fresh.map((e) => e.reqId), duplicates: p.duplicates, rejected };
       } catch (err) {
@@ -226,20 +215,6 @@ export function createCore(d: GatewayDeps) {
       if (s?.size === 0) local.delete(k);
     },
   };
-}
-
-/** The shortest activity window of the enabled rules; tenants without a rule run on the default one. */
-export function shortestWindowMs(shortestRuleWindowSec: number | null): number {
-  return Math.min(shortestRuleWindowSec ?? Infinity, DEFAULT_RULE.windows.remindAfterNoActionSec) * 1000;
-}
-
-/**
- * A tenth of the shortest activity window, between 50 ms and 30 s: a buffered action reaches the
- * workflow long before any window measured from it can end (actions are buffered only while the
- * agent acted within half that window). With the default rule (8 min reminder) this is 30 s.
- */
-export function deriveFlushMs(windowMs: number): number {
-  return Math.min(30_000, Math.max(50, Math.round(windowMs / 10)));
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

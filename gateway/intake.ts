@@ -1,9 +1,11 @@
 // Durable intake with group commit: events of every frame that arrives while a transaction is in
 // flight share the next transaction, so a receipt costs a share of one commit, not one of its own.
-// A frame's new events are written to intake_pending in the same transaction as their reqIds, so
-// once the receipt is out they reach the workflow even if this gateway dies (the sweeper sends them).
+// Every receipt follows the commit of the frame's facts (last action at the gateway's clock, open
+// tasks, reqIds). A frame the workflow must hear of at once (`mustSignalNow`) is also written to
+// intake_pending in that transaction, so it reaches the workflow even if this gateway dies.
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { recordIntake, type IntakeResult } from '../db/intake.ts';
+import { mustSignalNow } from './coalescer.ts';
 import type { AgentEvent } from '../workflows/model.ts';
 
 export type Persisted = IntakeResult;
@@ -28,7 +30,9 @@ export class IntakeWriter {
   ) {}
 
   submit(tenant: string, agentId: string, events: AgentEvent[]): Promise<Persisted> {
-    if (events.length === 0) return Promise.resolve({ fresh: [], duplicates: [], pendingId: null });
+    if (events.length === 0) {
+      return Promise.resolve({ fresh: [], duplicates: [], pendingId: null, urgent: false, facts: { status: null, offlineByWindow: false, tasksBefore: 0, tasksAfter: 0 } });
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ tenant, agentId, events, resolve, reject });
       if (!this.running) void this.drain();
@@ -53,7 +57,7 @@ export class IntakeWriter {
   }
 
   private async commit(items: Item[]): Promise<Persisted[]> {
-    const out = await inTransaction(this.pool, (c) => recordIntake(c, items, this.gatewayId));
+    const out = await inTransaction(this.pool, (c) => recordIntake(c, items, { gatewayId: this.gatewayId, mustSignal: mustSignalNow }));
     this.stats.commits++;
     this.stats.frames += items.length;
     return out;

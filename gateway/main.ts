@@ -25,7 +25,7 @@ const app = buildGateway({
   log,
 });
 await app.listen({ port: cfg.port, host: '0.0.0.0' });
-log.info({ port: cfg.port, gatewayId: app.vigil.gatewayId, flushMs: app.vigil.flushMs }, 'gateway listening');
+log.info({ port: cfg.port, gatewayId: app.vigil.gatewayId, digestMs: app.vigil.tuning.digestMs }, 'gateway listening');
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, async () => {
     // Graceful: buffered activity is flushed; devices are left to reconnect elsewhere within the grace.

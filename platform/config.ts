@@ -17,7 +17,7 @@ const Env = z.object({
   VIGIL_REGION: z.string().min(1).default('local'),
   VIGIL_TASK_QUEUE: z.string().min(1).default('vigil-agents'),
   VIGIL_HEARTBEAT_MS: z.coerce.number().int().min(100).default(30_000),
-  VIGIL_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).optional(),
+  VIGIL_DIGEST_MS: z.coerce.number().int().min(10).max(3_600_000).default(300_000),
   VIGIL_COALESCE: z.enum(['on', 'off']).default('on'),
   VIGIL_GATEWAY_LEASE_SEC: z.coerce.number().min(0.5).default(15),
   VIGIL_DRAIN_GRACE_SEC: z.coerce.number().min(0).default(30),
@@ -63,8 +63,8 @@ export interface DispatcherTuning {
 /** Gateway knobs (README "Configuration"); tests shorten them, production keeps the defaults. */
 export interface GatewayTuning {
   heartbeatMs: number;
-  /** Coalescing flush interval; undefined = derived from the shortest activity window of the rules. */
-  flushMs: number | undefined;
+  /** At most one digest signal of pure activity per agent this often (correctness never waits for it). */
+  digestMs: number;
   /** false: one signal per accepted frame (the benchmark's naive side). */
   coalesce: boolean;
   leaseSec: number;
@@ -102,7 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     gateway: {
       heartbeatMs: e.VIGIL_HEARTBEAT_MS,
-      flushMs: e.VIGIL_FLUSH_MS,
+      digestMs: e.VIGIL_DIGEST_MS,
       coalesce: e.VIGIL_COALESCE === 'on',
       leaseSec: e.VIGIL_GATEWAY_LEASE_SEC,
       drainGraceSec: e.VIGIL_DRAIN_GRACE_SEC,

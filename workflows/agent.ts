@@ -6,6 +6,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyLocalActivities,
   setHandler,
   sleep,
@@ -23,7 +24,7 @@ import {
   type TimelineEntry,
 } from './contract.ts';
 import { adoptFacts, decide, initialState, isOnApp, nextDeadline } from './decide.ts';
-import { STATUSES, closesTask, opensTask, type AgentState, type Facts, type Input } from './model.ts';
+import { STATUSES, closesTask, opensTask, type AgentState, type Candidate, type Facts, type Input } from './model.ts';
 
 // HCM calls are short Postgres transactions: as local activities they run inside the workflow task
 // (a marker in history) instead of a round trip through an activity task queue and a second
@@ -35,6 +36,10 @@ const hcm = proxyLocalActivities<HcmActivities>({
 
 const TIMELINE_MAX = 50;
 const ANSWERED_MAX = 64;
+/** Engine 2 (README "Upgrading"): a workflow started by older code takes it at its next live task. */
+export const FACTS_FIRST_PATCH = 'vigil-facts-first';
+/** Engine 2 follows HCM's answers with new candidates; a bound keeps a bug from looping forever. */
+const MAX_HOPS = 3;
 
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
   const { tenant, agentId } = input;
@@ -53,6 +58,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     const at = Date.now();
     for (const d of batch.devices ?? []) inbox.push({ kind: 'device', deviceId: d.deviceId, connected: d.connected, at });
     if (batch.events?.length) inbox.push({ kind: 'events', events: batch.events, at });
+    if (batch.refresh) inbox.push({ kind: 'refresh', at });
   });
 
   setHandler(
@@ -92,8 +98,15 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
       rule: { ruleId: state.rule.ruleId, version: state.rule.version },
       timeline: [...timeline].reverse(),
       runInputs,
+      engine: state.engine ?? 1,
     };
   });
+
+  // During replay, patched() is false until the point where the original run first took the
+  // patch, so histories of engine 1 replay as they ran; live, it is true from the first task on.
+  const upgrade = () => {
+    if (state.engine !== 2 && patched(FACTS_FIRST_PATCH)) state = { ...state, engine: 2 };
+  };
 
   let published = input.carried !== undefined;
   const adopt = (facts: Facts) => {
@@ -103,26 +116,56 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     published = true;
   };
 
+  /** Sends a candidate to HCM and adopts the answer; engine 2 follows what the answer implies. */
+  const commit = async (c: Candidate, inp: Input, hops: number): Promise<void> => {
+    note('candidate', `${c.from}→${c.to} ${c.cause}`);
+    const reply = await hcm.commitTransition(c);
+    if (reply.committed) note('commit', `${c.from}→${c.to} v${reply.facts.version}`);
+    else if (state.engine === 2 && reply.reason === 'ACTIVITY_SINCE') {
+      note('wake', `${c.to} not due: HCM has an action at ${new Date(reply.facts.lastActionAt ?? 0).toISOString()}; the window moves`);
+    } else note('reject', `${c.from}→${c.to}: ${reply.reason}`);
+    adopt(reply.facts);
+    const d = decide(state, { kind: 'hcm', reply, at: Date.now() });
+    state = d.state;
+    if (inp.kind === 'manual' && !answered.has(inp.requestId)) {
+      answered.set(inp.requestId, reply.committed ? { committed: true, facts: reply.facts } : { committed: false, reason: reply.reason, facts: reply.facts });
+    }
+    if (state.engine === 2 && hops < MAX_HOPS) for (const next of d.candidates) await commit(next, inp, hops + 1);
+  };
+
+  /** Engine 2: adopts facts read from HCM and proposes what they imply. */
+  const onFacts = async (facts: Facts, inp: Input) => {
+    adopt(facts);
+    const d = decide(state, { kind: 'facts', facts, at: Date.now() });
+    state = d.state;
+    for (const c of d.candidates) await commit(c, inp, 1);
+  };
+
   const apply = async (inp: Input) => {
+    upgrade();
     runInputs++;
+    if (inp.kind === 'refresh') {
+      if (state.engine === 2) {
+        note('rule', 'a rule changed: facts re-read');
+        await onFacts(await hcm.loadFacts({ tenant, agentId }), inp);
+      }
+      return;
+    }
     const d = decide(state, inp);
     state = d.state;
     if (inp.kind === 'events') note('events', `${inp.events.length} events, ${d.duplicates.length} duplicates`);
     if (inp.kind === 'device') note('device', `${inp.deviceId} ${inp.connected ? 'connected' : 'disconnected'}`);
     for (const r of d.reminders) {
-      const sent = await hcm.sendReminder(r);
-      note('reminder', `${r.cause}: ${sent ? 'sent' : 'suppressed by lock'}`);
-    }
-    for (const c of d.candidates) {
-      note('candidate', `${c.from}→${c.to} ${c.cause}`);
-      const reply = await hcm.commitTransition(c);
-      note(reply.committed ? 'commit' : 'reject', reply.committed ? `${c.from}→${c.to} v${reply.facts.version}` : `${c.from}→${c.to}: ${reply.reason}`);
-      adopt(reply.facts);
-      state = decide(state, { kind: 'hcm', reply, at: Date.now() }).state;
-      if (inp.kind === 'manual') {
-        answered.set(inp.requestId, reply.committed ? { committed: true, facts: reply.facts } : { committed: false, reason: reply.reason, facts: reply.facts });
+      if (state.engine === 2) {
+        const reply = await hcm.remind(r);
+        note(reply.reason === 'ACTIVITY_SINCE' ? 'wake' : 'reminder', `${r.cause}: ${reply.sent ? 'sent' : `not sent (${reply.reason})`}`);
+        await onFacts(reply.facts, inp);
+      } else {
+        const sent = await hcm.sendReminder(r);
+        note('reminder', `${r.cause}: ${sent ? 'sent' : 'suppressed by lock'}`);
       }
     }
+    for (const c of d.candidates) await commit(c, inp, 0);
     // Open tasks are HCM facts (the gateway records them before signalling): after ticket events
     // re-read them, so the local count never drifts from the truth (e.g. a double count at start).
     if (inp.kind === 'events' && inp.events.some((e) => opensTask(e.type) || closesTask(e.type))) {
@@ -134,7 +177,12 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     while (answered.size > ANSWERED_MAX) answered.delete(answered.keys().next().value!);
   };
 
-  if (!input.carried) adopt(await hcm.loadFacts({ tenant, agentId }));
+  upgrade();
+  if (!input.carried) {
+    const facts = await hcm.loadFacts({ tenant, agentId });
+    if (state.engine === 2) await onFacts(facts, { kind: 'refresh', at: Date.now() });
+    else adopt(facts);
+  }
 
   // One durable timer at a time, kept while deadlines only move later: an agent who keeps acting
   // pushes the ABNORMAL deadline on with every signal, and cancelling and restarting the timer each
@@ -157,6 +205,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
   };
 
   for (;;) {
+    upgrade();
     const next = nextDeadline(state);
     const shouldRoll = () => workflowInfo().continueAsNewSuggested || (input.historyLimit !== undefined && workflowInfo().historyLength >= input.historyLimit);
     if (next && next.at > Date.now() && (!armed || armed.at > next.at)) arm(next.at);

@@ -13,6 +13,8 @@ export function agentWorkflowId(tenant: string, agentId: string): string {
 export interface EventsSignal {
   events?: AgentEvent[];
   devices?: { deviceId: string; connected: boolean; at: number }[];
+  /** A rule that may govern this agent changed: re-read HCM's facts now (a shortened window may be due). */
+  refresh?: boolean;
 }
 
 export interface SetStatusRequest {
@@ -29,7 +31,7 @@ export type SetStatusResult =
 
 export interface TimelineEntry {
   at: number;
-  kind: 'events' | 'device' | 'candidate' | 'commit' | 'reject' | 'reminder' | 'manual';
+  kind: 'events' | 'device' | 'candidate' | 'commit' | 'reject' | 'reminder' | 'manual' | 'wake' | 'rule';
   detail: string;
 }
 
@@ -48,6 +50,8 @@ export interface LiveState {
   rule: { ruleId: string; version: number };
   timeline: TimelineEntry[];
   runInputs: number;
+  /** Decision engine: 1 until the workflow reached code with the facts-first patch, then 2. */
+  engine: 1 | 2;
 }
 
 export interface AgentWorkflowInput {

@@ -46,8 +46,9 @@ const bySeverity = (a: Deadline, b: Deadline): number =>
 const isStatusWindow = (action: PlannedAction): action is StatusWindow =>
   action === 'IDLE' || action === 'ABNORMAL' || action === 'OFFLINE';
 
-export function initialState(tenant: string, agentId: string, now: number, rule: Rule = DEFAULT_RULE): AgentState {
+export function initialState(tenant: string, agentId: string, now: number, rule: Rule = DEFAULT_RULE, engine?: 2): AgentState {
   return {
+    ...(engine ? { engine } : {}),
     tenant,
     agentId,
     status: 'ONLINE',
@@ -71,12 +72,17 @@ export function initialState(tenant: string, agentId: string, now: number, rule:
 /**
  * Takes HCM's facts as the truth. When HCM's open-task count drops to 0, HCM does not say when the
  * last task closed, so the IDLE window counts from the later of our own mark and the facts' since.
+ * Engine 2 also takes HCM's last action and last reminder: they move the windows, not signals.
  */
 export function adoptFacts(state: AgentState, facts: Facts): AgentState {
   const s = copy(state);
   // A reply overtaken by a newer commit must not roll the state back.
   if (facts.version < state.version) return s;
   const tasksCleared = state.taskCount > 0 && facts.taskCount === 0;
+  const heard = state.engine === 2 ? {
+    ...(facts.lastActionAt !== undefined ? { lastActionAt: Math.max(state.lastActionAt, facts.lastActionAt) } : {}),
+    ...(facts.lastReminderAt !== undefined ? { lastReminderAt: facts.lastReminderAt } : {}),
+  } : {};
   return {
     ...s,
     status: facts.status,
@@ -90,6 +96,7 @@ export function adoptFacts(state: AgentState, facts: Facts): AgentState {
     noTaskSince: tasksCleared ? Math.max(state.noTaskSince, facts.since) : state.noTaskSince,
     // A new version is a new situation: every window may be proposed again.
     proposedKeys: facts.version === state.version ? s.proposedKeys : [],
+    ...heard,
   };
 }
 
@@ -102,7 +109,11 @@ export function decide(state: AgentState, input: Input): Decision {
     case 'timer':
       return onTimer(state, input.at);
     case 'hcm':
-      return decision(adoptFacts(state, input.reply.facts));
+      return afterFacts(state, input.reply.facts, input.at);
+    case 'facts':
+      return afterFacts(state, input.facts, input.at);
+    case 'refresh':
+      return decision(copy(state));
     case 'manual': {
       const s = copy(state);
       const cause: Cause = input.actor.kind === 'agent' ? 'AGENT_REQUEST' : 'SUPERVISOR';
@@ -142,10 +153,11 @@ function onEvents(state: AgentState, events: AgentEvent[], at: number): Decision
     }
   }
   const s = copy(state);
+  const v2 = s.engine === 2;
   if (fresh.length === 0) return decision(s, [], [], duplicates);
   s.recentReqIds = [...s.recentReqIds, ...fresh.map((e) => e.reqId)].slice(-RECENT_REQ_IDS_MAX);
 
-  let request: { to: Status; event: AgentEvent } | null = null;
+  let request: { to: Status; event: AgentEvent; t: number } | null = null;
   let actionAt: number | null = null;
   // Array.prototype.sort is stable, so equal (ts, index) keep their batch order.
   const ordered = [...fresh].sort((a, b) => a.ts - b.ts || (a.index ?? 0) - (b.index ?? 0));
@@ -155,8 +167,9 @@ function onEvents(state: AgentState, events: AgentEvent[], at: number): Decision
     if (event.deviceId !== undefined && !s.devices[event.deviceId]?.connected) {
       s.devices[event.deviceId] = { connected: true, since: at };
     }
-    // Client clocks may run ahead: nothing happens after the moment we hear of it.
-    const t = Math.min(event.ts, at);
+    // Engine 2: the gateway's receipt time (HCM's clock); engine 1 trusted the client's clock,
+    // clamped to the moment the workflow heard of the event.
+    const t = v2 ? (event.receivedAt ?? at) : Math.min(event.ts, at);
     if (!isAction(event.type)) {
       s.lastHeartbeatAt = Math.max(s.lastHeartbeatAt ?? t, t);
       continue;
@@ -166,11 +179,11 @@ function onEvents(state: AgentState, events: AgentEvent[], at: number): Decision
     if (opensTask(event.type)) s.taskCount += 1;
     if (closesTask(event.type) && s.taskCount > 0) {
       s.taskCount -= 1;
-      if (s.taskCount === 0) s.noTaskSince = at;
+      if (s.taskCount === 0) s.noTaskSince = v2 ? t : at;
     }
     const wanted = event.data?.['status'];
     if (event.type === EventType.WORK_STATUS && REQUESTABLE.includes(wanted as Status)) {
-      request = { to: wanted as Status, event };
+      request = { to: wanted as Status, event, t };
     }
   }
 
@@ -182,19 +195,48 @@ function onEvents(state: AgentState, events: AgentEvent[], at: number): Decision
         to: request.to,
         cause: 'AGENT_REQUEST',
         actor: { kind: 'agent', id: s.agentId },
-        windowStart: Math.min(request.event.ts, at),
+        windowStart: v2 ? request.t : Math.min(request.event.ts, at),
         dedupeKey: `req:${request.event.reqId}`,
       });
     }
   } else {
     candidate = afterActivity(s, actionAt, at);
+    if (v2) candidate = once(s, candidate);
   }
   return decision(s, candidate ? [candidate] : [], [], duplicates);
 }
 
+/**
+ * Engine 2, after HCM's facts were adopted (a reply, a wake-up read, a rule change): the facts may
+ * imply a change on their own — an action HCM recorded after ABNORMAL began, a task while IDLE —
+ * even when the signal that carried it is late or was never sent. Engine 1 waited for that signal.
+ */
+function afterFacts(state: AgentState, facts: Facts, at: number): Decision {
+  const s = adoptFacts(state, facts);
+  if (s.engine !== 2 || facts.version < state.version) return decision(s);
+  // HCM's own last action, not ours: a workflow's starting mark is not an action.
+  const acted = facts.lastActionAt !== undefined && facts.lastActionAt > facts.since ? facts.lastActionAt : null;
+  const candidate = once(s, afterActivity(s, acted, at));
+  return decision(s, candidate ? [candidate] : []);
+}
+
+/** Engine 2: a candidate HCM already answered at this version is not proposed again (no loops). */
+function once(s: AgentState, c: Candidate | null): Candidate | null {
+  if (!c) return null;
+  const keys = s.proposedKeys ?? [];
+  if (keys.includes(c.dedupeKey)) return null;
+  s.proposedKeys = [...keys, c.dedupeKey].slice(-PROPOSED_KEYS_MAX);
+  return c;
+}
+
+/** Window keys: engine 2 adds the rule version, so an edited rule's window is a new window. */
+function ruleTag(s: AgentState): string {
+  return s.engine === 2 ? `${s.rule.ruleId}@${s.rule.version}` : s.rule.ruleId;
+}
+
 /** The candidate an events batch implies without an explicit request, if any. */
 function afterActivity(s: AgentState, actionAt: number | null, at: number): Candidate | null {
-  const { ruleId } = s.rule;
+  const ruleId = ruleTag(s);
   const resume = (to: Status, windowStart: number): Candidate =>
     propose(s, at, {
       to,
@@ -255,6 +297,9 @@ function onTimer(state: AgentState, at: number): Decision {
     );
   }
   const remind = due.find((d) => d.action === 'REMIND');
+  // Engine 2: a reminder is asked of HCM once per silence and version; HCM's answer (sent, or the
+  // newer action it knows of) comes back as facts, so it never stays due and wakes us again.
+  if (remind && s.engine === 2) s.proposedKeys = [...(s.proposedKeys ?? []), remind.dedupeKey].slice(-PROPOSED_KEYS_MAX);
   if (remind && !statusDue.some((d) => d.action === 'ABNORMAL')) {
     reminders.push({
       tenant: s.tenant,
@@ -264,6 +309,7 @@ function onTimer(state: AgentState, at: number): Decision {
       lockSec: s.rule.reminderLockSec,
       dedupeKey: remind.dedupeKey,
       at,
+      ...(s.engine === 2 ? { ruleId: s.rule.ruleId, ruleVersion: s.rule.version } : {}),
     });
     s.lastReminderAt = at;
   }
@@ -280,7 +326,8 @@ function windowCause(action: StatusWindow, onApp: boolean): Cause {
 
 /** Every deadline that applies to the state, in no particular order. */
 function deadlines(s: AgentState): Deadline[] {
-  const { ruleId, windows } = s.rule;
+  const { windows } = s.rule;
+  const ruleId = ruleTag(s);
   const proposed = new Set(s.proposedKeys ?? []);
   const out: Deadline[] = [];
   const add = (action: PlannedAction, at: number, windowStart: number, dedupeKey: string): void => {

@@ -87,6 +87,11 @@ export interface AgentEvent {
   index?: number;
   data?: Record<string, unknown>;
   deviceId?: string;
+  /**
+   * ms, the gateway's clock: when the gateway accepted the event (stamped at intake, written to HCM
+   * as the last action). Engine 2 measures windows from it; the client's `ts` only orders events.
+   */
+  receivedAt?: number;
 }
 
 export type ActorKind = 'agent' | 'supervisor' | 'admin' | 'service' | 'system';
@@ -131,6 +136,11 @@ export interface AgentState {
    * rejected or superseded window does not fire again and again. Cleared when the version changes.
    */
   proposedKeys?: string[];
+  /**
+   * Decision engine. Absent: engine 1 (windows from signal arrival and client time; kept only so
+   * histories of workflows started before the upgrade replay). 2: facts first (README "Upgrading").
+   */
+  engine?: 2;
 }
 
 export type Input =
@@ -138,6 +148,10 @@ export type Input =
   | { kind: 'device'; deviceId: string; connected: boolean; at: number }
   | { kind: 'timer'; at: number }
   | { kind: 'hcm'; reply: HcmReply; at: number }
+  /** HCM's facts read at a wake-up or on a rule change (engine 2). */
+  | { kind: 'facts'; facts: Facts; at: number }
+  /** A rule changed: the workflow re-reads HCM's facts (engine 2); nothing for `decide` itself. */
+  | { kind: 'refresh'; at: number }
   | { kind: 'manual'; status: Status; actor: Actor; reason?: string; requestId: string; at: number };
 
 export interface Candidate {
@@ -167,6 +181,9 @@ export interface Reminder {
   lockSec: number;
   dedupeKey: string;
   at: number;
+  /** Engine 2: the rule the reminder window was measured with (HCM answers RULE_CHANGED otherwise). */
+  ruleId?: string;
+  ruleVersion?: number;
 }
 
 /** What HCM knows; the workflow adopts it. */
@@ -179,6 +196,10 @@ export interface Facts {
   offlineByWindow: boolean;
   taskCount: number;
   rule: Rule;
+  /** ms, gateway clock: the latest action HCM recorded (absent in replies recorded by engine-1 workers). */
+  lastActionAt?: number;
+  /** ms: the last reminder HCM sent. */
+  lastReminderAt?: number | null;
   /** Operator-facing attributes of the agent (search attributes). */
   businessLine?: string;
   skillGroups?: string[];

@@ -9,9 +9,13 @@ export function ev(type: number, extra: Partial<AgentEvent> = {}): AgentEvent {
   return { reqId: randomUUID(), type, ts: Date.now(), ...extra };
 }
 
-/** What the gateway does with accepted events: record the facts, then signal the workflow. */
+/** What the gateway does with accepted events: record the facts, then signal them stamped with receipt time. */
 export async function deliver(h: Harness, agentId: string, batch: EventsSignal): Promise<WorkflowHandle> {
-  if (batch.events?.length) await recordEvents(h.pool, h.tenant, agentId, batch.events);
+  if (batch.events?.length) {
+    const fresh = new Map((await recordEvents(h.pool, h.tenant, agentId, batch.events)).map((e) => [e.reqId, e]));
+    // Repeats go through unchanged, so tests can see the workflow's own duplicate check.
+    batch = { ...batch, events: batch.events.map((e) => fresh.get(e.reqId) ?? e) };
+  }
   return h.client.workflow.signalWithStart('agentWorkflow', {
     workflowId: agentWorkflowId(h.tenant, agentId),
     taskQueue: h.taskQueue,

@@ -39,10 +39,6 @@ describe('gateway on real Temporal and real Postgres', () => {
     return Number(rows[0].n);
   }
 
-  it('derives the flush interval from the shortest activity window of the rules', () => {
-    expect(g.app.vigil.flushMs).toBe(200); // 2 s remind window / 10
-  });
-
   it('an SDK client drives ONLINE → IDLE → ABNORMAL → back to IDLE on activity', async () => {
     const agent = 'sdk-walker';
     const sdk = new WorkbenchClient({ url: g.ws, token: () => g.token(agent), deviceId: 'tab-sdk', WebSocket: WebSocket as never, resendAfterMs: 1000 });

@@ -1,16 +1,18 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Coalescer, isCoalescable, type Batch } from '../../gateway/coalescer.ts';
+import { Coalescer, isCoalescable, mustSignalNow, type Batch } from '../../gateway/coalescer.ts';
+import type { IntakeFacts } from '../../db/intake.ts';
 import type { AgentEvent } from '../../workflows/model.ts';
 
-const FLUSH = 1000;
+const DIGEST = 1000;
 let seq = 0;
 const e = (type: number, deviceId = 'd1'): AgentEvent => ({ reqId: `r${++seq}`, type, ts: Date.now(), deviceId });
+const facts = (f: Partial<IntakeFacts> = {}): IntakeFacts => ({ status: 'ONLINE', offlineByWindow: false, tasksBefore: 1, tasksAfter: 1, ...f });
 
 function setup() {
   const sent: { at: number; batch: Batch }[] = [];
   const c = new Coalescer({
-    flushMs: () => FLUSH,
+    digestMs: () => DIGEST,
     send: async (batch) => {
       sent.push({ at: Date.now(), batch });
     },
@@ -18,60 +20,82 @@ function setup() {
   return { c, sent };
 }
 
+describe('mustSignalNow: what the workflow must hear of at once, judged from HCM facts', () => {
+  it('work-status requests, always', () => {
+    expect(mustSignalNow([e(2)], facts())).toBe(true);
+    expect(mustSignalNow([e(103)], facts())).toBe(true);
+  });
+  it('ticket events only when no task was open before or after them (IDLE starts or ends)', () => {
+    expect(mustSignalNow([e(3)], facts({ tasksBefore: 0, tasksAfter: 1 }))).toBe(true);
+    expect(mustSignalNow([e(5)], facts({ tasksBefore: 1, tasksAfter: 0 }))).toBe(true);
+    expect(mustSignalNow([e(3)], facts({ tasksBefore: 1, tasksAfter: 2 }))).toBe(false);
+    expect(mustSignalNow([e(4)], facts({ tasksBefore: 0, tasksAfter: 0 }))).toBe(false);
+  });
+  it('actions of an agent HCM holds ABNORMAL, or OFFLINE by a window; never heartbeats alone', () => {
+    expect(mustSignalNow([e(100)], facts({ status: 'ABNORMAL' }))).toBe(true);
+    expect(mustSignalNow([e(100)], facts({ status: 'OFFLINE', offlineByWindow: true }))).toBe(true);
+    expect(mustSignalNow([e(100)], facts({ status: 'OFFLINE', offlineByWindow: false }))).toBe(false);
+    expect(mustSignalNow([e(100)], facts({ status: 'ONLINE' }))).toBe(false);
+    expect(mustSignalNow([e(1)], facts({ status: 'ABNORMAL' }))).toBe(false);
+  });
+});
+
 describe('coalescer', () => {
   beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
   afterEach(() => vi.useRealTimers());
 
-  it('sends state-changing events and the first action after a quiet period at once', async () => {
+  it('sends urgent frames at once and pure activity in a digest at most once per interval', async () => {
     const { c, sent } = setup();
     c.device('t', 'a', { deviceId: 'd1', connected: true, at: Date.now() });
     await vi.advanceTimersByTimeAsync(0);
     expect(sent).toHaveLength(1);
-    c.accept('t', 'a', [e(100)], 2);
-    await vi.advanceTimersByTimeAsync(0);
-    expect(sent).toHaveLength(2); // no action was sent yet: this one is the leading edge
-    c.accept('t', 'a', [e(100)], 3);
-    c.accept('t', 'a', [e(101)], 4);
-    await vi.advanceTimersByTimeAsync(0);
+    c.accept('t', 'a', [e(100)], null, false);
+    c.accept('t', 'a', [e(101)], null, false);
+    await vi.advanceTimersByTimeAsync(DIGEST - 1);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
     expect(sent).toHaveLength(2);
-    await vi.advanceTimersByTimeAsync(FLUSH);
-    expect(sent).toHaveLength(3);
-    // Only the latest action of the device is kept; both intake rows are covered.
-    expect(sent[2]!.batch.events.map((x) => x.type)).toEqual([101]);
-    expect(sent[2]!.batch.pendingIds).toEqual([3, 4]);
-    // A ticket event is urgent even inside the interval, and takes the buffered click along.
-    c.accept('t', 'a', [e(100)], 5);
-    c.accept('t', 'a', [e(3)], 6);
+    // Only the latest action of the device is kept.
+    expect(sent[1]!.batch.events.map((x) => x.type)).toEqual([101]);
+    // An urgent frame goes at once and takes the buffered activity along.
+    c.accept('t', 'a', [e(100)], null, false);
+    c.accept('t', 'a', [e(3)], 6, true);
     await vi.advanceTimersByTimeAsync(0);
-    expect(sent).toHaveLength(4);
-    expect(sent[3]!.batch.events.map((x) => x.type)).toEqual([100, 3]);
+    expect(sent).toHaveLength(3);
+    expect(sent[2]!.batch.events.map((x) => x.type)).toEqual([100, 3]);
+    expect(sent[2]!.batch.pendingIds).toEqual([6]);
   });
 
-  it('sends device changes at once, together with buffered activity', async () => {
+  it('never signals for heartbeats alone; they ride along with the next signal', async () => {
     const { c, sent } = setup();
-    c.accept('t', 'a', [e(100)], 1);
-    await vi.advanceTimersByTimeAsync(0);
-    c.accept('t', 'a', [e(1)], 2);
+    c.accept('t', 'a', [e(1)], null, false);
+    await vi.advanceTimersByTimeAsync(10 * DIGEST);
+    expect(sent).toHaveLength(0);
     c.device('t', 'a', { deviceId: 'd2', connected: true, at: Date.now() });
     await vi.advanceTimersByTimeAsync(0);
-    expect(sent).toHaveLength(2);
-    expect(sent[1]!.batch.devices).toHaveLength(1);
-    expect(sent[1]!.batch.events.map((x) => x.type)).toEqual([1]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.batch.devices).toHaveLength(1);
+    expect(sent[0]!.batch.events.map((x) => x.type)).toEqual([1]);
+    // Heartbeat-only buffers are forgotten by prune; nothing durable depends on them.
+    c.accept('t', 'b', [e(1)], null, false);
+    await vi.advanceTimersByTimeAsync(120_000);
+    c.prune(60_000);
+    expect(c.bufferedAgents).toBe(0);
   });
 
   it('keeps a batch whose signal failed and sends it again, in order', async () => {
     let fail = true;
     const sent: Batch[] = [];
     const c = new Coalescer({
-      flushMs: () => FLUSH,
+      digestMs: () => DIGEST,
       send: async (b) => {
         if (fail) throw new Error('temporal down');
         sent.push(b);
       },
     });
-    c.accept('t', 'a', [e(3)], 1);
+    c.accept('t', 'a', [e(3)], 1, true);
     await vi.advanceTimersByTimeAsync(0);
-    c.accept('t', 'a', [e(5)], 2);
+    c.accept('t', 'a', [e(5)], 2, true);
     fail = false;
     await vi.advanceTimersByTimeAsync(2000);
     expect(sent).toHaveLength(1);
@@ -80,45 +104,46 @@ describe('coalescer', () => {
     expect(c.stats.failures).toBe(1);
   });
 
-  it('property: nothing is lost, urgent events are never delayed, actions arrive within one flush interval, at most one trailing signal per interval', async () => {
+  it('property: every intake row is signalled, urgent frames at once, activity within one digest, digests one interval apart', async () => {
     const types = fc.constantFrom(1, 2, 3, 4, 5, 100, 101, 102, 105);
-    const step = fc.record({ gap: fc.integer({ min: 0, max: 1500 }), type: types, device: fc.constantFrom('d1', 'd2') });
+    const step = fc.record({ gap: fc.integer({ min: 0, max: 1500 }), type: types, device: fc.constantFrom('d1', 'd2'), urgent: fc.boolean() });
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => {
         vi.setSystemTime(1_000_000);
         const { c, sent } = setup();
-        const accepted: { ev: AgentEvent; at: number; id: number }[] = [];
+        const accepted: { ev: AgentEvent; at: number; id: number | null; urgent: boolean }[] = [];
         let id = 0;
         for (const s of steps) {
           await vi.advanceTimersByTimeAsync(s.gap);
           const ev = e(s.type, s.device);
-          c.accept('t', 'a', [ev], ++id);
-          accepted.push({ ev, at: Date.now(), id });
+          // As the intake does: only urgent frames get an intake row.
+          const row = s.urgent ? ++id : null;
+          c.accept('t', 'a', [ev], row, s.urgent);
+          accepted.push({ ev, at: Date.now(), id: row, urgent: s.urgent });
           await vi.advanceTimersByTimeAsync(0);
         }
-        await vi.advanceTimersByTimeAsync(FLUSH * 2);
+        await vi.advanceTimersByTimeAsync(DIGEST * 2);
         const sentIds = sent.flatMap((s) => s.batch.pendingIds);
-        expect(new Set(sentIds)).toEqual(new Set(accepted.map((a) => a.id)));
+        expect(new Set(sentIds)).toEqual(new Set(accepted.flatMap((a) => (a.id === null ? [] : [a.id]))));
         const sentAt = new Map<string, number>();
         for (const s of sent) for (const x of s.batch.events) sentAt.set(x.reqId, s.at);
         for (const a of accepted) {
-          if (!isCoalescable(a.ev.type)) {
+          if (a.urgent && !isCoalescable(a.ev.type)) {
             expect(sentAt.get(a.ev.reqId)).toBe(a.at);
             continue;
           }
-          // A coalesced event may be replaced by a later one of its kind from the same device,
-          // but something at least as new reaches the workflow within one flush interval.
-          const same = (x: AgentEvent) => isCoalescable(x.type) && (x.type === 1) === (a.ev.type === 1) && x.deviceId === a.ev.deviceId;
-          const covering = sent.find((s) => s.at >= a.at && s.batch.events.some((x) => same(x) && x.ts >= a.ev.ts));
+          if (a.ev.type === 1) continue; // heartbeats ride along, or are dropped: HCM has their fact
+          const same = (x: AgentEvent) => isCoalescable(x.type) && x.type !== 1 && x.deviceId === a.ev.deviceId;
+          const covering = a.urgent || !isCoalescable(a.ev.type)
+            ? sent.find((s) => s.batch.events.some((x) => x.reqId === a.ev.reqId))
+            : sent.find((s) => s.at >= a.at && s.batch.events.some((x) => same(x) && x.ts >= a.ev.ts));
           expect(covering).toBeDefined();
-          expect(covering!.at - a.at).toBeLessThanOrEqual(FLUSH);
+          expect(covering!.at - a.at).toBeLessThanOrEqual(DIGEST);
         }
-        // Signals that carry only coalescable events are at least one interval apart.
-        const trailing = sent.filter((s) => s.batch.devices.length === 0 && s.batch.events.every((x) => isCoalescable(x.type)));
-        for (let i = 1; i < trailing.length; i++) {
-          const prev = sent[sent.indexOf(trailing[i]!) - 1]!;
-          const leading = trailing[i]!.batch.events.some((x) => x.type !== 1) && trailing[i]!.at - Math.max(...sent.filter((s) => s.at < trailing[i]!.at && s.batch.events.some((x) => x.type !== 1)).map((s) => s.at), -Infinity) >= FLUSH;
-          if (!leading) expect(trailing[i]!.at - prev.at).toBeGreaterThanOrEqual(FLUSH);
+        // A digest (nothing urgent in it) comes at least one interval after the signal before it.
+        for (let i = 1; i < sent.length; i++) {
+          const digest = sent[i]!.batch.pendingIds.length === 0 && sent[i]!.batch.devices.length === 0;
+          if (digest) expect(sent[i]!.at - sent[i - 1]!.at).toBeGreaterThanOrEqual(DIGEST);
         }
       }),
       { numRuns: 60 },
@@ -129,45 +154,9 @@ describe('coalescer', () => {
 describe('naive mode (benchmark baseline)', () => {
   it('signals every frame on its own, at once', async () => {
     const sent: Batch[] = [];
-    const c = new Coalescer({ flushMs: () => FLUSH, naive: true, send: async (b) => void sent.push(b) });
-    for (let i = 1; i <= 5; i++) c.accept('t', 'a', [e(100)], i);
+    const c = new Coalescer({ digestMs: () => DIGEST, naive: true, send: async (b) => void sent.push(b) });
+    for (let i = 1; i <= 5; i++) c.accept('t', 'a', [e(100)], i, false);
     expect(sent.map((b) => b.pendingIds)).toEqual([[1], [2], [3], [4], [5]]);
     expect(c.stats.signals).toBe(5);
-  });
-});
-
-describe('quiet period and heartbeat hold', () => {
-  beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
-  afterEach(() => vi.useRealTimers());
-
-  it('buffers actions until the quiet period has passed, and lets lone heartbeats wait longer', async () => {
-    const sent: { at: number; batch: Batch }[] = [];
-    const c = new Coalescer({
-      flushMs: () => FLUSH,
-      quietMs: () => 10 * FLUSH,
-      heartbeatHoldMs: () => 20 * FLUSH,
-      send: async (batch) => void sent.push({ at: Date.now(), batch }),
-    });
-    c.accept('t', 'a', [e(100)], 1); // first action ever: at once
-    await vi.advanceTimersByTimeAsync(0);
-    expect(sent).toHaveLength(1);
-    await vi.advanceTimersByTimeAsync(FLUSH / 2);
-    c.accept('t', 'a', [e(100)], 2); // inside the quiet period and the interval: buffered
-    await vi.advanceTimersByTimeAsync(0);
-    expect(sent).toHaveLength(1);
-    await vi.advanceTimersByTimeAsync(FLUSH / 2);
-    expect(sent).toHaveLength(2);
-    await vi.advanceTimersByTimeAsync(FLUSH);
-    c.accept('t', 'a', [e(1)], 3); // a lone heartbeat waits for the hold
-    await vi.advanceTimersByTimeAsync(10 * FLUSH);
-    expect(sent).toHaveLength(2);
-    c.accept('t', 'a', [e(101)], 4); // an action brings the flush forward and takes the heartbeat along
-    await vi.advanceTimersByTimeAsync(FLUSH);
-    expect(sent).toHaveLength(3);
-    expect(sent[2]!.batch.pendingIds).toEqual([3, 4]);
-    await vi.advanceTimersByTimeAsync(11 * FLUSH);
-    c.accept('t', 'a', [e(101)], 5); // quiet for more than 10 s: at once again
-    await vi.advanceTimersByTimeAsync(0);
-    expect(sent).toHaveLength(4);
   });
 });
