@@ -256,12 +256,7 @@ export class Presence {
     );
     const batches = new Map<string, Batch>();
     const now = Date.now();
-    for (const r of rows) {
-      const k = `${r.tenant}\u0000${r.agent_id}`;
-      let b = batches.get(k);
-      if (!b) batches.set(k, (b = { tenant: r.tenant, agentId: r.agent_id, events: [], devices: [], pendingIds: [] }));
-      b.devices.push({ deviceId: r.device_id, connected: false, at: now });
-    }
+    for (const r of rows) batchOf(batches, r.tenant, r.agent_id).devices.push({ deviceId: r.device_id, connected: false, at: now });
     for (const b of batches.values()) {
       try {
         await this.o.send(b);
@@ -296,12 +291,7 @@ export class Presence {
       [gatewayId],
     );
     const batches = new Map<string, Batch>();
-    const batch = (tenant: string, agentId: string) => {
-      const k = `${tenant}\u0000${agentId}`;
-      let b = batches.get(k);
-      if (!b) batches.set(k, (b = { tenant, agentId, events: [], devices: [], pendingIds: [] }));
-      return b;
-    };
+    const batch = (tenant: string, agentId: string) => batchOf(batches, tenant, agentId);
     for (const p of pending) {
       const b = batch(p.tenant, p.agent_id);
       b.events.push(...p.events);
@@ -330,4 +320,12 @@ export class Presence {
       this.stats.sweptGateways++;
     }
   }
+}
+
+/** One signal's worth per agent: the sweeper's unit of work. */
+function batchOf(batches: Map<string, Batch>, tenant: string, agentId: string): Batch {
+  const k = `${tenant}\u0000${agentId}`;
+  let b = batches.get(k);
+  if (!b) batches.set(k, (b = { tenant, agentId, events: [], devices: [], pendingIds: [] }));
+  return b;
 }
