@@ -49,8 +49,29 @@ export interface AgentStateRow {
   skillGroups: string[];
   onApp: boolean;
   devices: string[];
+  /** The latest last-seen over the devices (ISO), null without devices. */
+  lastSeenAt: string | null;
+  deviceSessions: DeviceSession[];
   lastActionAt: string | null;
   version: number;
+}
+
+export interface DeviceSession {
+  deviceId: string;
+  via: 'ws' | 'http';
+  /** When a frame (heartbeats included) or a post last came from the device; refreshed every second or so. */
+  lastSeenAt: string;
+}
+
+/** A select-list column `device_sessions` (JSON) for a query over `status_table s`; see `deviceSessions`. */
+export const DEVICE_SESSIONS_COLUMN = `coalesce((SELECT json_agg(json_build_object('deviceId', d.device_id, 'via', d.via, 'lastSeenAt', d.last_seen_at) ORDER BY d.device_id)
+   FROM device_sessions d WHERE d.tenant = s.tenant AND d.agent_id = s.agent_id), '[]') AS device_sessions`;
+
+/** The device fields of an agent's state from a row with the `device_sessions` column. */
+export function deviceFields(raw: { deviceId: string; via: 'ws' | 'http'; lastSeenAt: string }[]): Pick<AgentStateRow, 'onApp' | 'devices' | 'lastSeenAt' | 'deviceSessions'> {
+  const deviceSessions = raw.map((x) => ({ deviceId: x.deviceId, via: x.via, lastSeenAt: new Date(x.lastSeenAt).toISOString() }));
+  const lastSeenAt = deviceSessions.reduce<string | null>((max, x) => (max === null || x.lastSeenAt > max ? x.lastSeenAt : max), null);
+  return { onApp: deviceSessions.length > 0, devices: deviceSessions.map((x) => x.deviceId), lastSeenAt, deviceSessions };
 }
 
 export interface AgentListFilter {
@@ -67,8 +88,7 @@ export async function listAgents(db: Queryable, tenant: string, f: AgentListFilt
     `SELECT s.agent_id, s.tenant, a.display_name, a.business_line, s.status, s.status_code, s.cause, s.since,
             s.version, s.last_action_at, a.skill_groups,
             (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
-            ARRAY(SELECT d.device_id FROM device_sessions d WHERE d.tenant = s.tenant AND d.agent_id = s.agent_id
-                   ORDER BY d.device_id) AS devices
+            ${DEVICE_SESSIONS_COLUMN}
        FROM status_table s JOIN agents a USING (tenant, agent_id)
       WHERE s.tenant = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR $3 = ANY (a.skill_groups))
         AND ($4::text IS NULL OR s.agent_id COLLATE "C" > $4)
@@ -79,7 +99,7 @@ export async function listAgents(db: Queryable, tenant: string, f: AgentListFilt
   return rows.map((r) => ({
     agentId: r.agent_id, tenant: r.tenant, displayName: r.display_name, businessLine: r.business_line,
     status: r.status, statusCode: r.status_code, cause: r.cause, since: r.since.toISOString(), taskCount: r.task_count,
-    skillGroups: r.skill_groups, onApp: r.devices.length > 0, devices: r.devices,
+    skillGroups: r.skill_groups, ...deviceFields(r.device_sessions),
     lastActionAt: r.last_action_at?.toISOString() ?? null, version: r.version,
   }));
 }

@@ -90,7 +90,9 @@ export function createCore(d: GatewayDeps) {
   const writer = new IntakeWriter(d.pool, gatewayId);
   const presence = new Presence({
     pool: d.pool, gatewayId, leaseSec: tuning.leaseSec,
+    httpDeviceTimeoutSec: tuning.httpDeviceTimeoutSec ?? (3 * tuning.heartbeatMs) / 1000,
     send: (b) => signal(b, 'sweeper'),
+    reconnected: (tenant, agentId, deviceId) => coalescer.device(tenant, agentId, { deviceId, connected: true, at: Date.now() }),
     onError: (err) => log.warn({ err }, 'presence'),
   });
   const tenantBuckets = new BucketMap(tuning.tenantEventsPerSec, tuning.tenantEventsPerSec * 2);
@@ -185,6 +187,7 @@ export function createCore(d: GatewayDeps) {
       for (const r of rejected) m.rejects.inc({ code: r.code });
       try {
         const p = await writer.submit(tenant, agentId, valid);
+        presence.seen(tenant, agentId, deviceId);
         for (const e of p.fresh) m.events.inc({ type: String(e.type), outcome: 'accepted' });
         for (const _ of p.duplicates) m.events.inc({ type: 'any', outcome: 'duplicate' });
         coalescer.accept(tenant, agentId, p.fresh, p.pendingId, p.urgent);

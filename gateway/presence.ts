@@ -2,26 +2,62 @@
 // Postgres; the sweeper (any live instance) acts for instances whose lease ran out: their devices
 // are declared disconnected and the events they still held are forwarded. A graceful stop only
 // shortens the lease to a grace period, so devices that reconnect elsewhere are never marked gone.
-import { transaction, type Pool } from '../db/pool.ts';
+// Device liveness: every device's last_seen_at is refreshed in batches; HTTP-only devices, which
+// have no socket to close, are expired by it. A gateway that finds its own lease lapsed puts its
+// live sockets' rows back, so they count again and their closes still disconnect.
+import { inTransaction, transaction, type Pool } from '../db/pool.ts';
 import type { AgentEvent } from '../workflows/model.ts';
 import type { Batch } from './coalescer.ts';
 
 const SWEEP_LOCK = 7_420_101;
+/** Last-seen times collected in memory are written this often, in one statement. */
+const SEEN_FLUSH_MS = 1_000;
+/** HTTP devices expired per sweep pass; the rest wait for the next one. */
+const HTTP_EXPIRY_BATCH = 1_000;
 
 export interface PresenceOptions {
   pool: Pool;
   gatewayId: string;
   leaseSec: number;
+  /** An HTTP-only device (POST /v1/events) not heard from for this long is declared disconnected. */
+  httpDeviceTimeoutSec: number;
   /** Signals one agent's leftovers of a dead gateway; must throw when the workflow did not get them. */
   send(batch: Batch): Promise<void>;
+  /** A live socket's device was counted again after this gateway's lease had lapsed: signal a connect. */
+  reconnected(tenant: string, agentId: string, deviceId: string): void;
   onError?: (err: unknown) => void;
 }
 
+interface Session {
+  tenant: string;
+  agentId: string;
+  deviceId: string;
+  sessionId: string;
+}
+
+interface DeviceRef {
+  tenant: string;
+  agentId: string;
+  deviceId: string;
+}
+
+const dkey = (tenant: string, agentId: string, deviceId: string) => `${tenant}\u0000${agentId}\u0000${deviceId}`;
+
 export class Presence {
-  readonly stats = { sweptGateways: 0, sweptDevices: 0, sweptEvents: 0 };
+  readonly stats = { sweptGateways: 0, sweptDevices: 0, sweptEvents: 0, expiredHttpDevices: 0, reregistered: 0 };
   private renewTimer: ReturnType<typeof setInterval> | undefined;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private seenTimer: ReturnType<typeof setInterval> | undefined;
   private sweeping: Promise<void> | undefined;
+  private renewing: Promise<void> | undefined;
+  private reregistering: Promise<void> | undefined;
+  private flushingSeen: Promise<void> | undefined;
+  /** Set when a renewal found the lease lapsed; cleared once the rows are back (kept on failure). */
+  private owesReregister = false;
+  /** This gateway's welcomed websocket sessions, latest per device: what to put back after a lapse. */
+  private readonly sessions = new Map<string, Session>();
+  /** Devices heard from since the last flush. */
+  private heard = new Map<string, DeviceRef>();
 
   constructor(private readonly o: PresenceOptions) {}
 
@@ -29,25 +65,80 @@ export class Presence {
     await this.renew();
     this.renewTimer = setInterval(() => void this.renew().catch((e) => this.o.onError?.(e)), (this.o.leaseSec * 1000) / 3);
     this.sweepTimer = setInterval(() => void this.sweep(), Math.max(250, (this.o.leaseSec * 1000) / 2));
+    this.seenTimer = setInterval(() => void this.flushSeen().catch((e) => this.o.onError?.(e)), SEEN_FLUSH_MS);
   }
 
   /** Stops renewing; the lease ends `graceSec` from now (0: at once) and the sweeper takes over. */
   async stop(graceSec: number): Promise<void> {
     clearInterval(this.renewTimer);
     clearInterval(this.sweepTimer);
-    await this.sweeping;
+    clearInterval(this.seenTimer);
+    await Promise.allSettled([this.sweeping, this.renewing, this.reregistering]);
+    await this.flushSeen().catch((e) => this.o.onError?.(e));
     await this.o.pool.query(
       `UPDATE gateway_leases SET expires_at = now() + make_interval(secs => $2) WHERE gateway_id = $1`,
       [this.o.gatewayId, graceSec],
     );
   }
 
-  private async renew(): Promise<void> {
-    await this.o.pool.query(
-      `INSERT INTO gateway_leases (gateway_id, expires_at) VALUES ($1, now() + make_interval(secs => $2))
-       ON CONFLICT (gateway_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+  /** Renews the lease; also callable from tests. */
+  renew(): Promise<void> {
+    this.renewing ??= this.renewOnce().finally(() => (this.renewing = undefined));
+    return this.renewing;
+  }
+
+  private async renewOnce(): Promise<void> {
+    // `old` is the row as it was before this statement: missing (swept) or expired means lapsed.
+    const { rows } = await this.o.pool.query<{ lapsed: boolean }>(
+      `WITH old AS (SELECT expires_at FROM gateway_leases WHERE gateway_id = $1)
+       INSERT INTO gateway_leases (gateway_id, expires_at) VALUES ($1, now() + make_interval(secs => $2))
+       ON CONFLICT (gateway_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+       RETURNING coalesce((SELECT expires_at FROM old) < now(), true) AS lapsed`,
       [this.o.gatewayId, this.o.leaseSec],
     );
+    if (rows[0]!.lapsed && this.sessions.size > 0) this.owesReregister = true;
+    // Not awaited: waiting for a sweep under way must not hold up the next renewals.
+    if (this.owesReregister && !this.reregistering) {
+      this.reregistering = this.reregister()
+        .catch((e) => {
+          this.owesReregister = true;
+          this.o.onError?.(e);
+        })
+        .finally(() => (this.reregistering = undefined));
+    }
+  }
+
+  /**
+   * After a lapse another gateway may have declared this one's devices gone and deleted their rows:
+   * put back those nobody took over since, and tell their workflows. Taking the sweep lock first
+   * lets a sweep of this gateway that is under way finish, so it cannot delete the rows afterwards.
+   */
+  private async reregister(): Promise<void> {
+    this.owesReregister = false;
+    const live = [...this.sessions.values()];
+    const back = await inTransaction(this.o.pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [SWEEP_LOCK]);
+      const { rows } = await c.query<{ tenant: string; agent_id: string; device_id: string; session_id: string }>(
+        `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id, via)
+         SELECT t, a, d, s, $5, 'ws' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(t, a, d, s)
+         ON CONFLICT (tenant, agent_id, device_id) DO NOTHING
+         RETURNING tenant, agent_id, device_id, session_id`,
+        [live.map((x) => x.tenant), live.map((x) => x.agentId), live.map((x) => x.deviceId), live.map((x) => x.sessionId), this.o.gatewayId],
+      );
+      return rows;
+    });
+    for (const r of back) {
+      if (this.sessions.get(dkey(r.tenant, r.agent_id, r.device_id))?.sessionId === r.session_id) {
+        this.stats.reregistered++;
+        this.o.reconnected(r.tenant, r.agent_id, r.device_id);
+      } else {
+        // The socket closed while we were putting it back; its close found no row to delete.
+        await this.o.pool.query(
+          'DELETE FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = $3 AND session_id = $4',
+          [r.tenant, r.agent_id, r.device_id, r.session_id],
+        );
+      }
+    }
   }
 
   /** A device of an agent is here now; a reconnect elsewhere took the row over from its old gateway. */
@@ -55,13 +146,58 @@ export class Presence {
     await this.o.pool.query(
       `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (tenant, agent_id, device_id) DO UPDATE SET session_id = EXCLUDED.session_id,
-         gateway_id = EXCLUDED.gateway_id, connected_at = now()`,
+         gateway_id = EXCLUDED.gateway_id, connected_at = now(), last_seen_at = now(), via = 'ws'`,
       [tenant, agentId, deviceId, sessionId, this.o.gatewayId],
     );
+    this.sessions.set(dkey(tenant, agentId, deviceId), { tenant, agentId, deviceId, sessionId });
+  }
+
+  /**
+   * A device speaking over HTTP (POST /v1/events); true when it was not counted before, so the
+   * caller signals a connect. A websocket session's row is left alone: its close disconnects.
+   */
+  async httpDevice(tenant: string, agentId: string, deviceId: string): Promise<boolean> {
+    const r = await this.o.pool.query(
+      `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id, via) VALUES ($1, $2, $3, $4, $5, 'http')
+       ON CONFLICT (tenant, agent_id, device_id) DO NOTHING`,
+      [tenant, agentId, deviceId, `http:${deviceId}`, this.o.gatewayId],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  /** The device was heard from; written with all others at the next flush, not one write per frame. */
+  seen(tenant: string, agentId: string, deviceId: string): void {
+    this.heard.set(dkey(tenant, agentId, deviceId), { tenant, agentId, deviceId });
+  }
+
+  private flushSeen(): Promise<void> {
+    this.flushingSeen ??= this.flushSeenOnce().finally(() => (this.flushingSeen = undefined));
+    return this.flushingSeen;
+  }
+
+  private async flushSeenOnce(): Promise<void> {
+    if (this.heard.size === 0) return;
+    const batch = this.heard;
+    this.heard = new Map();
+    // Sorted, so two gateways touching the same rows take their locks in the same order.
+    const ds = [...batch.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, d]) => d);
+    try {
+      await this.o.pool.query(
+        `UPDATE device_sessions d SET last_seen_at = now()
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS v(tenant, agent_id, device_id)
+          WHERE d.tenant = v.tenant AND d.agent_id = v.agent_id AND d.device_id = v.device_id`,
+        [ds.map((d) => d.tenant), ds.map((d) => d.agentId), ds.map((d) => d.deviceId)],
+      );
+    } catch (err) {
+      for (const [k, d] of batch) if (!this.heard.has(k)) this.heard.set(k, d);
+      throw err;
+    }
   }
 
   /** True when this session still owned the device (so it really went away). */
   async disconnect(tenant: string, agentId: string, deviceId: string, sessionId: string): Promise<boolean> {
+    const k = dkey(tenant, agentId, deviceId);
+    if (this.sessions.get(k)?.sessionId === sessionId) this.sessions.delete(k);
     const r = await this.o.pool.query(
       `DELETE FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = $3 AND session_id = $4`,
       [tenant, agentId, deviceId, sessionId],
@@ -83,12 +219,14 @@ export class Presence {
       const { rows: lock } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SWEEP_LOCK]);
       if (!lock[0]!.ok) return;
       try {
+        // Never this gateway itself: if its own lease lapsed, it is alive and its sockets are open
+        // (its next renewal notices and puts its rows back).
         const { rows: dead } = await c.query<{ gateway_id: string }>(
-          `SELECT gateway_id FROM gateway_leases WHERE expires_at < now()
+          `SELECT gateway_id FROM gateway_leases WHERE expires_at < now() AND gateway_id <> $2
            UNION SELECT DISTINCT gateway_id FROM intake_pending p
-            WHERE created_at < now() - make_interval(secs => $1)
+            WHERE created_at < now() - make_interval(secs => $1) AND gateway_id <> $2
               AND NOT EXISTS (SELECT 1 FROM gateway_leases l WHERE l.gateway_id = p.gateway_id)`,
-          [this.o.leaseSec],
+          [this.o.leaseSec, this.o.gatewayId],
         );
         for (const { gateway_id } of dead) await this.takeOver(c, gateway_id);
         // Retention: pushes are kept 15 minutes (PROTOCOL.md promises 10), reqIds a day.
@@ -99,6 +237,39 @@ export class Presence {
       }
     } finally {
       c.release();
+    }
+    // After the lock is released: this signals workflows and holds no lock meanwhile.
+    await this.expireHttpDevices();
+  }
+
+  /**
+   * HTTP devices have no socket whose close says they left: one silent for the timeout is declared
+   * disconnected, then its row is deleted if it is still that stale. Two sweepers racing here only
+   * send the same disconnect twice; a failed signal leaves the row for the next pass.
+   */
+  private async expireHttpDevices(): Promise<void> {
+    // A scan of device_sessions: last_seen_at stays out of every index so its updates stay HOT.
+    const { rows } = await this.o.pool.query<{ tenant: string; agent_id: string; device_id: string }>(
+      `SELECT tenant, agent_id, device_id FROM device_sessions
+        WHERE via = 'http' AND last_seen_at < now() - make_interval(secs => $1) LIMIT $2`,
+      [this.o.httpDeviceTimeoutSec, HTTP_EXPIRY_BATCH],
+    );
+    const batches = new Map<string, Batch>();
+    const now = Date.now();
+    for (const r of rows) batchOf(batches, r.tenant, r.agent_id).devices.push({ deviceId: r.device_id, connected: false, at: now });
+    for (const b of batches.values()) {
+      try {
+        await this.o.send(b);
+      } catch (e) {
+        this.o.onError?.(e);
+        continue;
+      }
+      const r = await this.o.pool.query(
+        `DELETE FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = ANY($3::text[])
+            AND via = 'http' AND last_seen_at < now() - make_interval(secs => $4)`,
+        [b.tenant, b.agentId, b.devices.map((d) => d.deviceId), this.o.httpDeviceTimeoutSec],
+      );
+      this.stats.expiredHttpDevices += r.rowCount ?? 0;
     }
   }
 
@@ -111,7 +282,8 @@ export class Presence {
 
   private async forwardLeftovers(c: import('pg').PoolClient, gatewayId: string): Promise<void> {
     const { rows: devices } = await c.query<{ tenant: string; agent_id: string; device_id: string }>(
-      'SELECT tenant, agent_id, device_id FROM device_sessions WHERE gateway_id = $1 FOR UPDATE',
+      // HTTP devices belong to no gateway (a load balancer spreads their posts): they expire by last_seen_at.
+      `SELECT tenant, agent_id, device_id FROM device_sessions WHERE gateway_id = $1 AND via = 'ws' FOR UPDATE`,
       [gatewayId],
     );
     const { rows: pending } = await c.query<{ id: number; tenant: string; agent_id: string; events: AgentEvent[] }>(
@@ -119,12 +291,7 @@ export class Presence {
       [gatewayId],
     );
     const batches = new Map<string, Batch>();
-    const batch = (tenant: string, agentId: string) => {
-      const k = `${tenant}\u0000${agentId}`;
-      let b = batches.get(k);
-      if (!b) batches.set(k, (b = { tenant, agentId, events: [], devices: [], pendingIds: [] }));
-      return b;
-    };
+    const batch = (tenant: string, agentId: string) => batchOf(batches, tenant, agentId);
     for (const p of pending) {
       const b = batch(p.tenant, p.agent_id);
       b.events.push(...p.events);
@@ -153,4 +320,12 @@ export class Presence {
       this.stats.sweptGateways++;
     }
   }
+}
+
+/** One signal's worth per agent: the sweeper's unit of work. */
+function batchOf(batches: Map<string, Batch>, tenant: string, agentId: string): Batch {
+  const k = `${tenant}\u0000${agentId}`;
+  let b = batches.get(k);
+  if (!b) batches.set(k, (b = { tenant, agentId, events: [], devices: [], pendingIds: [] }));
+  return b;
 }

@@ -10,6 +10,7 @@ import { attachWebsocket } from './ws.ts';
 import { readFeed } from '../workers/dispatcher.ts';
 import type { Principal } from '../platform/auth.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
+import { DEVICE_SESSIONS_COLUMN, deviceFields } from '../db/agents.ts';
 import { bearerAuth, fail, type GatewayDeps } from './http.ts';
 import { registerPropagationRoutes } from './propagation-routes.ts';
 import { agentWorkflowId, eventsSignal, setStatusUpdate, stateQuery } from '../workflows/contract.ts';
@@ -92,7 +93,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     const { rows } = await d.pool.query(
       `SELECT s.agent_id, s.tenant, s.status, s.status_code, s.cause, s.since, s.version, s.last_action_at,
               a.skill_groups, (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
-              ARRAY(SELECT device_id FROM device_sessions ds WHERE ds.tenant = s.tenant AND ds.agent_id = s.agent_id ORDER BY device_id) AS devices
+              ${DEVICE_SESSIONS_COLUMN}
          FROM status_table s JOIN agents a USING (tenant, agent_id) WHERE s.tenant = $1 AND s.agent_id = $2`,
       [p.tenant, req.params.agentId],
     );
@@ -101,7 +102,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     const body = {
       agentId: r.agent_id, tenant: r.tenant, status: r.status, statusCode: r.status_code, cause: r.cause,
       since: r.since.toISOString(), taskCount: r.task_count, skillGroups: r.skill_groups,
-      onApp: r.devices.length > 0, devices: r.devices,
+      ...deviceFields(r.device_sessions),
       lastActionAt: r.last_action_at?.toISOString() ?? null, version: Number(r.version),
     };
     stateCache.set(cacheKey, { at: Date.now(), body });

@@ -27,6 +27,12 @@ export function registerWorkbenchRoutes(app: FastifyInstance, d: GatewayDeps, co
       if (p.role !== 'agent') return fail(reply, 403, 'FORBIDDEN', 'only agent tokens send workbench events');
       if (!core.tenantAllows(p.tenant, req.body.events.length)) return fail(reply, 429, 'RATE_LIMITED', 'the tenant is over its event rate');
       await core.ensureAgent(p.tenant, p.sub);
+      // A device only heard over HTTP counts as connected until it goes silent (the sweeper expires it).
+      const fresh = await core.presence.httpDevice(p.tenant, p.sub, req.body.deviceId).catch((err) => {
+        core.log.warn({ err }, 'http device bookkeeping failed');
+        return false;
+      });
+      if (fresh) core.device(p.tenant, p.sub, req.body.deviceId, true);
       return core.ingest(p.tenant, p.sub, req.body.deviceId, req.body.events, 'http');
     },
   );

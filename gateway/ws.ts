@@ -1,6 +1,7 @@
 // The websocket `GET /v1/ws` of PROTOCOL.md: hello within 5 s, origin allowlist, 64 KiB frames,
 // every frame validated, per-connection and per-tenant rate limits, one receipt per events frame
-// (sent only once its events are durable), documented close codes with an error frame first.
+// (sent only once its events are durable), documented close codes with an error frame first,
+// and pings that end connections whose peer stopped answering.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -39,6 +40,22 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
   const m = core.metrics;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   let closing = false;
+  // Welcomed sockets and how many pings in a row found them silent (no pong, no frame since the ping
+  // before): a half-open connection never closes by itself, so two such pings terminate it.
+  const silent = new Map<WebSocket, number>();
+  const pinger = setInterval(() => {
+    for (const [ws, n] of silent) {
+      if (n >= 2) {
+        silent.delete(ws);
+        m.rejects.inc({ code: 'PING_TIMEOUT' });
+        ws.terminate(); // no close handshake with a peer that does not answer; 'close' disconnects as usual
+        continue;
+      }
+      silent.set(ws, n + 1);
+      ws.ping();
+    }
+  }, core.tuning.wsPingSec * 1000);
+  pinger.unref();
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -83,8 +100,12 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       return;
     }
 
+    ws.on('pong', () => {
+      if (silent.has(ws)) silent.set(ws, 0);
+    });
     ws.on('message', (data, isBinary) => {
       if (closed) return;
+      if (silent.has(ws)) silent.set(ws, 0);
       if (isBinary) return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'frames are JSON text');
       if (!frames.take()) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'too many frames on this connection');
       const arrived = process.hrtime.bigint();
@@ -99,6 +120,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       closed = true;
       clearTimeout(helloTimer);
       if (code === 1009) m.rejects.inc({ code: 'TOO_BIG' });
+      silent.delete(ws);
       if (!welcomed || !principal) return;
       m.connections.dec();
       core.removeTarget(principal.tenant, principal.sub, target);
@@ -136,6 +158,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
           return;
         }
         welcomed = true;
+        silent.set(ws, 0);
         m.connections.inc();
         core.addTarget(principal.tenant, principal.sub, target);
         const { rows } = await o.pool.query<{ status: Status; since: Date; cause: string }>(
@@ -178,6 +201,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
     /** Graceful stop: close every socket as a restart; their devices stay owned until the grace ends. */
     closeAll() {
       closing = true;
+      clearInterval(pinger);
       for (const ws of wss.clients) ws.close(1012, 'gateway restarting');
       wss.close();
     },

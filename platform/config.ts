@@ -21,6 +21,8 @@ const Env = z.object({
   VIGIL_COALESCE: z.enum(['on', 'off']).default('on'),
   VIGIL_GATEWAY_LEASE_SEC: z.coerce.number().min(0.5).default(15),
   VIGIL_DRAIN_GRACE_SEC: z.coerce.number().min(0).default(30),
+  VIGIL_WS_PING_SEC: z.coerce.number().min(0.1).default(20),
+  VIGIL_HTTP_DEVICE_TIMEOUT_SEC: z.coerce.number().min(0.5).optional(),
   VIGIL_CONN_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
   VIGIL_TENANT_EVENTS_PER_SEC: z.coerce.number().min(1).default(5_000),
   VIGIL_HTTP_REQ_PER_SEC: z.coerce.number().min(1).default(50),
@@ -69,6 +71,10 @@ export interface GatewayTuning {
   coalesce: boolean;
   leaseSec: number;
   drainGraceSec: number;
+  /** Websocket ping interval; a socket silent for two of them (no pong, no frame) is terminated. */
+  wsPingSec: number;
+  /** An HTTP-only device silent this long is disconnected; undefined = three heartbeat intervals. */
+  httpDeviceTimeoutSec: number | undefined;
   connEventsPerSec: number;
   tenantEventsPerSec: number;
   httpReqPerSec: number;
@@ -106,6 +112,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       coalesce: e.VIGIL_COALESCE === 'on',
       leaseSec: e.VIGIL_GATEWAY_LEASE_SEC,
       drainGraceSec: e.VIGIL_DRAIN_GRACE_SEC,
+      wsPingSec: e.VIGIL_WS_PING_SEC,
+      httpDeviceTimeoutSec: e.VIGIL_HTTP_DEVICE_TIMEOUT_SEC,
       connEventsPerSec: e.VIGIL_CONN_EVENTS_PER_SEC,
       tenantEventsPerSec: e.VIGIL_TENANT_EVENTS_PER_SEC,
       httpReqPerSec: e.VIGIL_HTTP_REQ_PER_SEC,

@@ -42,8 +42,8 @@ export interface RawClient {
   next(type: string, after?: number): Promise<Record<string, unknown>>;
 }
 
-export async function rawClient(url: string, headers: Record<string, string> = {}): Promise<RawClient> {
-  const socket = new WebSocket(url, { headers });
+export async function rawClient(url: string, headers: Record<string, string> = {}, opts: WebSocket.ClientOptions = {}): Promise<RawClient> {
+  const socket = new WebSocket(url, { ...opts, headers });
   const frames: Record<string, unknown>[] = [];
   socket.on('message', (d) => frames.push(JSON.parse(d.toString())));
   const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
