@@ -1,4 +1,6 @@
-// Replays test/histories/*.json against the workflow bundle given as argv[2] (or a fresh bundle).
+// Replays test/histories/**/*.json against the workflow bundle given as argv[2] (or a fresh bundle):
+// today's recordings and, under engine-1/, those of workflow code from before the facts-first
+// engine, which running workflows still have (README "Upgrading").
 // Runs in its own Node process: the worker's protobuf classes must not pass through vitest's loader.
 // Prints one line per history and exits 1 on any nondeterminism.
 import fs from 'node:fs/promises';
@@ -10,7 +12,7 @@ import { bundleWorkflows, quietRuntime } from '../workers/agent-worker.ts';
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'histories');
 quietRuntime();
 const code = process.argv[2] ? await fs.readFile(process.argv[2], 'utf8') : (await bundleWorkflows()).code;
-const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+const files = (await fs.readdir(dir, { recursive: true })).filter((f) => f.endsWith('.json')).sort();
 const histories = await Promise.all(
   files.map(async (f) => ({ workflowId: f, history: JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as { events?: { eventType?: string }[] } })),
 );
