@@ -146,7 +146,7 @@ async function main() {
       [payload, H],
     );
     const t3 = Date.now();
-    d = await startDispatcher({ pool, databaseUrl: pgServer.url, lanes: { feed: false, push: false }, webhook: { concurrency: 16 } });
+    d = await startDispatcher({ pool, databaseUrl: pgServer.url, lanes: { feed: false, push: false }, webhook: { concurrency: 16, allowPrivate: true } });
     await waitDrained(pool, 'webhook:hooked:bench');
     const hookMs = Date.now() - t3;
     await d.stop();

@@ -7,14 +7,15 @@ import { getRule, listRules, upsertRule, type RuleInput } from '../db/rules.ts';
 import { hcmTimeline } from '../db/timeline.ts';
 import { agentWorkflowId, stateQuery, type TimelineEntry } from '../workflows/contract.ts';
 import { DEFAULT_RULE, STATUSES } from '../workflows/model.ts';
+import { idParams } from '../platform/ids.ts';
+import { badString } from '../platform/text.ts';
 import { bearerAuth, fail, requireRole, type GatewayDeps } from './http.ts';
 import { notifyRuleChange } from './rule-changes.ts';
 
-const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' } as const;
 const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const NAMES = { type: 'array', items: NAME, minItems: 1, maxItems: 500, uniqueItems: true } as const;
 const SECONDS = { type: 'integer', minimum: 1, maximum: 7 * 86_400 } as const;
-const agentParams = { type: 'object', required: ['agentId'], properties: { agentId: ID } } as const;
+const agentParams = idParams('agentId');
 // Unknown fields are a 400 naming the field: under `additionalProperties: false` fastify's Ajv
 // would strip them silently, and an admin's misspelt window would quietly fall back to a default.
 const CLOSED = { not: {} } as const;
@@ -25,7 +26,7 @@ const encodeCursor = (agentId: string) => Buffer.from(agentId, 'utf8').toString(
 const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
 export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void {
-  const auth = bearerAuth(d.jwtSecret);
+  const auth = bearerAuth(d);
   // Agents created here belong to this gateway's region until an operator moves them.
   const region = d.region ?? 'local';
 
@@ -64,7 +65,7 @@ export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void 
     async (req, reply) => {
       const { status, skillGroup, limit, cursor } = req.query;
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
-      if (after !== undefined && encodeCursor(after) !== cursor) return fail(reply, 400, 'BAD_REQUEST', 'querystring/cursor is not a cursor this API returned');
+      if (after !== undefined && (encodeCursor(after) !== cursor || badString(after))) return fail(reply, 400, 'BAD_REQUEST', 'querystring/cursor is not a cursor this API returned');
       const page = await listAgents(d.pool, req.principal!.tenant, { status, skillGroup, afterAgentId: after, limit: limit + 1 });
       const agents = page.slice(0, limit);
       return { agents, next: page.length > limit ? encodeCursor(agents.at(-1)!.agentId) : null };
@@ -128,7 +129,7 @@ export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void 
     {
       preHandler: [auth, requireRole('admin')],
       schema: {
-        params: { type: 'object', required: ['ruleId'], properties: { ruleId: ID } },
+        params: idParams('ruleId'),
         body: {
           type: 'object', additionalProperties: CLOSED,
           properties: {

@@ -2,7 +2,13 @@
 // connection with 4400; a bad event inside a good frame is only rejected in the receipt.
 import { z } from 'zod';
 import { MAX_EVENTS_PER_FRAME, type Rejection } from '../sdk/protocol.ts';
+import { Id } from '../platform/ids.ts';
+import { badText } from '../platform/text.ts';
 import { isClientEventType, type AgentEvent } from '../workflows/model.ts';
+
+/** An event's `data`: at most this deep below `data` and this big as JSON (UTF-8 bytes). */
+export const MAX_DATA_DEPTH = 8;
+export const MAX_DATA_BYTES = 8 * 1024;
 
 const Module = z.strictObject({ module: z.string().min(1).max(64), entity: z.string().min(1).max(64) });
 
@@ -11,7 +17,7 @@ const ClientFrame = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('hello'),
     token: z.string().min(1).max(4096),
-    deviceId: z.string().min(1).max(64),
+    deviceId: Id,
     modules: z.array(Module).max(50).default([]),
   }),
   z.strictObject({ type: z.literal('events'), events: z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_FRAME) }),
@@ -42,6 +48,9 @@ export function parseFrame(text: string): { frame: ClientFrame } | { error: stri
   }
   const r = ClientFrame.safeParse(json);
   if (!r.success) return { error: describe(r.error) };
+  // Events are checked one by one (checkEvents); every other string Postgres must be able to store.
+  const bad = r.data.type === 'events' ? undefined : badText(r.data, '');
+  if (bad) return { error: bad };
   return { frame: r.data };
 }
 
@@ -61,6 +70,11 @@ export function checkEvents(raw: unknown[], deviceId: string, now: number): { va
       continue;
     }
     const e = r.data;
+    const unstorable = badText({ ...e, data: undefined }, '') ?? badText(e.data, 'data', { maxDepth: MAX_DATA_DEPTH }) ?? dataTooBig(e.data);
+    if (unstorable) {
+      rejected.push({ reqId, code: 'BAD_EVENT', message: unstorable });
+      continue;
+    }
     if ((e.type === 3 || (e.type >= 5 && e.type <= 9)) && !e.ticketId) {
       rejected.push({ reqId: e.reqId, code: 'BAD_EVENT', message: `ticketId: required for event type ${e.type}` });
       continue;
@@ -74,6 +88,12 @@ export function checkEvents(raw: unknown[], deviceId: string, now: number): { va
     valid.push({ ...e, ts: Math.min(e.ts, now), deviceId });
   }
   return { valid, rejected };
+}
+
+function dataTooBig(data: unknown): string | undefined {
+  if (data === undefined) return undefined;
+  const bytes = Buffer.byteLength(JSON.stringify(data));
+  return bytes > MAX_DATA_BYTES ? `data: ${bytes} bytes as JSON, more than ${MAX_DATA_BYTES}` : undefined;
 }
 
 function describe(err: z.ZodError): string {

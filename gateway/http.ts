@@ -3,7 +3,8 @@ import type { Client } from '@temporalio/client';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from '../db/pool.ts';
 import type { GatewayTuning } from '../platform/config.ts';
-import { verifyToken, type Principal, type Role } from '../platform/auth.ts';
+import { badText } from '../platform/text.ts';
+import { AGENT_TOKEN_MAX_SEC, verifyToken, type Principal, type Role } from '../platform/auth.ts';
 
 export interface GatewayDeps {
   pool: Pool;
@@ -20,11 +21,17 @@ export interface GatewayDeps {
   /** Unique per process; default hostname-pid-random. */
   gatewayId?: string;
   log?: import('pino').Logger;
+  /** Webhook URLs may point at loopback/private/link-local addresses (`VIGIL_WEBHOOK_ALLOW_PRIVATE`). */
+  webhookAllowPrivate?: boolean;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    /** The body's `events` are checked one by one and rejected in the receipt, not with a 400. */
+    eventsInReceipt?: boolean;
   }
 }
 
@@ -32,12 +39,13 @@ declare module 'fastify' {
 export const fail = (reply: FastifyReply, status: number, code: string, message: string) => reply.code(status).send({ code, message });
 
 /** preHandler: a valid bearer token sets `req.principal`; anything else is a 401. */
-export function bearerAuth(secret: string) {
+export function bearerAuth(d: Pick<GatewayDeps, 'jwtSecret' | 'tuning'>) {
+  const agentTokenMaxSec = d.tuning?.agentTokenMaxSec ?? AGENT_TOKEN_MAX_SEC;
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const h = req.headers.authorization;
     if (!h?.startsWith('Bearer ')) return fail(reply, 401, 'UNAUTHORIZED', 'missing bearer token');
     try {
-      req.principal = await verifyToken(secret, h.slice(7));
+      req.principal = await verifyToken(d.jwtSecret, h.slice(7), { agentTokenMaxSec });
     } catch (err) {
       return fail(reply, 401, 'UNAUTHORIZED', `bad or expired token: ${(err as Error).message}`);
     }
@@ -49,4 +57,19 @@ export function requireRole(...roles: Role[]) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     if (!roles.includes(req.principal!.role)) return fail(reply, 403, 'FORBIDDEN', `needs one of the roles ${roles.join(', ')}`);
   };
+}
+
+/**
+ * preValidation for every route: NUL and lone UTF-16 surrogates (Postgres refuses both in text and
+ * json) anywhere in params, query string or body are a 400 naming the field, e.g. `body/reason`.
+ */
+export async function refuseUnstorableText(req: FastifyRequest, reply: FastifyReply) {
+  const o = { sep: '/' };
+  let body = req.body;
+  if (req.routeOptions.config?.eventsInReceipt && body && typeof body === 'object' && !Array.isArray(body)) {
+    const { events: _events, ...rest } = body as Record<string, unknown>;
+    body = rest;
+  }
+  const why = badText(req.params, 'params', o) ?? badText(req.query, 'querystring', o) ?? badText(body, 'body', o);
+  if (why) return fail(reply, 400, 'BAD_REQUEST', why);
 }

@@ -22,6 +22,7 @@ const app = buildGateway({
   tuning: cfg.gateway,
   allowedOrigins: cfg.allowedOrigins,
   region: cfg.region,
+  webhookAllowPrivate: cfg.webhookAllowPrivate,
   log,
 });
 await app.listen({ port: cfg.port, host: '0.0.0.0' });

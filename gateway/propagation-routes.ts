@@ -4,10 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { listDeadLetters, redriveDeadLetters } from '../db/deliveries.ts';
 import { deleteWebhook, listWebhooks, putWebhook, webhookLane, type Webhook, type WebhookInput } from '../db/webhooks.ts';
 import { STATUSES } from '../workflows/model.ts';
+import { refusedTarget } from '../platform/address-policy.ts';
+import { ID_CHARS, ID_MAX, idParams } from '../platform/ids.ts';
 import { bearerAuth, fail, requireRole, type GatewayDeps } from './http.ts';
 
-const ID = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } as const;
-const LANE = { type: 'string', pattern: '^(feed|push|webhook:[A-Za-z0-9._-]{1,64})$' } as const;
+const LANE = { type: 'string', pattern: `^(feed|push|webhook:${ID_CHARS}{1,${ID_MAX}})$` } as const;
 const ERROR = { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } as const;
 const STRINGS = (items: object) => ({ type: 'array', items, minItems: 1, maxItems: 100, uniqueItems: true });
 
@@ -45,7 +46,7 @@ const internalLane = (tenant: string, lane: string) => (lane.startsWith('webhook
 const publicLane = (tenant: string, lane: string) => lane.replace(`webhook:${tenant}:`, 'webhook:');
 
 export function registerPropagationRoutes(app: FastifyInstance, d: GatewayDeps): void {
-  const admin = [bearerAuth(d.jwtSecret), requireRole('admin')];
+  const admin = [bearerAuth(d), requireRole('admin')];
   const errors = { 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR };
 
   app.put<{ Params: { id: string }; Body: WebhookInput }>(
@@ -53,7 +54,7 @@ export function registerPropagationRoutes(app: FastifyInstance, d: GatewayDeps):
     {
       preHandler: admin,
       schema: {
-        params: { type: 'object', required: ['id'], properties: { id: ID } },
+        params: idParams('id'),
         body: webhookInput,
         response: { 200: webhookOut, 201: webhookOut, ...errors },
       },
@@ -61,6 +62,8 @@ export function registerPropagationRoutes(app: FastifyInstance, d: GatewayDeps):
     async (req, reply) => {
       const url = new URL(req.body.url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail(reply, 400, 'BAD_REQUEST', 'body/url must be http or https');
+      const refused = await refusedTarget(url, { allowPrivate: d.webhookAllowPrivate ?? false });
+      if (refused) return fail(reply, 400, 'BAD_REQUEST', `body/url: ${refused}`);
       const { webhook, created } = await putWebhook(d.pool, req.principal!.tenant, req.params.id, req.body);
       return reply.code(created ? 201 : 200).send(view(webhook));
     },
@@ -77,7 +80,7 @@ export function registerPropagationRoutes(app: FastifyInstance, d: GatewayDeps):
 
   app.delete<{ Params: { id: string } }>(
     '/v1/webhooks/:id',
-    { preHandler: admin, schema: { params: { type: 'object', required: ['id'], properties: { id: ID } }, response: errors } },
+    { preHandler: admin, schema: { params: idParams('id'), response: errors } },
     async (req, reply) => {
       if (!(await deleteWebhook(d.pool, req.principal!.tenant, req.params.id))) return fail(reply, 404, 'NOT_FOUND', `no webhook ${req.params.id}`);
       return reply.code(204).send();

@@ -11,7 +11,8 @@ import { readFeed } from '../workers/dispatcher.ts';
 import type { Principal } from '../platform/auth.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { DEVICE_SESSIONS_COLUMN, deviceFields } from '../db/agents.ts';
-import { bearerAuth, fail, type GatewayDeps } from './http.ts';
+import { bearerAuth, fail, refuseUnstorableText, type GatewayDeps } from './http.ts';
+import { idParams } from '../platform/ids.ts';
 import { registerPropagationRoutes } from './propagation-routes.ts';
 import { agentWorkflowId, eventsSignal, setStatusUpdate, stateQuery } from '../workflows/contract.ts';
 import { STATUSES, type Status } from '../workflows/model.ts';
@@ -28,7 +29,8 @@ declare module 'fastify' {
 const STATE_CACHE_MS = 500;
 
 export function buildGateway(d: GatewayDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  // maxParamLength: room for a 128-character id even when every character is percent-encoded.
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, maxParamLength: 512 });
   const core = createCore(d);
   app.decorate('vigil', core);
   const registry = core.metrics.registry;
@@ -50,33 +52,41 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
   const stateCache = new Map<string, { at: number; body: object }>();
   const httpRequests = new client.Counter({ name: 'vigil_http_requests_total', help: 'HTTP requests', labelNames: ['route', 'code'], registers: [registry] });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+  app.addHook('preValidation', refuseUnstorableText);
+  // Callers learn what they did wrong (4xx), never internal detail (5xx): that goes to the log.
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     if (err.validation) return fail(reply, 400, 'BAD_REQUEST', err.message);
     if (err.statusCode && err.statusCode < 500) return fail(reply, err.statusCode, 'BAD_REQUEST', err.message);
+    core.log.error({ err, method: req.method, route: req.routeOptions.url }, 'request failed');
     return fail(reply, 503, 'UNAVAILABLE', 'a dependency is unavailable; retry');
   });
   app.addHook('onResponse', async (req, reply) => {
     httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', code: String(reply.statusCode) });
   });
 
-  const auth = bearerAuth(d.jwtSecret);
+  const auth = bearerAuth(d);
   /** Self, or staff of the same tenant (tenant isolation is by construction: the tenant comes from the token). */
   const mayRead = (p: Principal, agentId: string) => p.sub === agentId || p.role !== 'agent';
 
   app.get('/healthz', async () => ({ ok: true }));
 
+  // Anonymous: says what is down, never why (the reason goes to the log).
   app.get('/readyz', async (_req, reply) => {
-    const checks: Record<string, string> = {};
-    await d.pool.query('SELECT 1').then(() => (checks.postgres = 'ok'), (e: Error) => (checks.postgres = e.message));
+    const checks: Record<'postgres' | 'temporal' | 'worker', 'ok' | 'down'> = { postgres: 'down', temporal: 'down', worker: 'down' };
+    try {
+      await d.pool.query('SELECT 1');
+      checks.postgres = 'ok';
+    } catch (err) {
+      core.log.warn({ err }, 'readyz: postgres is down');
+    }
     try {
       const tq = await d.temporal.workflowService.describeTaskQueue({
         namespace: d.namespace, taskQueue: { name: d.taskQueue }, taskQueueType: 1,
       });
       checks.temporal = 'ok';
-      checks.worker = (tq.pollers?.length ?? 0) > 0 ? 'ok' : 'no worker polls the task queue';
-    } catch (e) {
-      checks.temporal = (e as Error).message;
-      checks.worker = 'unknown';
+      checks.worker = (tq.pollers?.length ?? 0) > 0 ? 'ok' : 'down';
+    } catch (err) {
+      core.log.warn({ err }, 'readyz: temporal is down');
     }
     const ready = Object.values(checks).every((v) => v === 'ok');
     return reply.code(ready ? 200 : 503).send({ ready, checks });
@@ -84,7 +94,8 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
 
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
-  app.get<{ Params: { agentId: string } }>('/v1/agents/:agentId', { preHandler: auth }, async (req, reply) => {
+  const agentParams = idParams('agentId');
+  app.get<{ Params: { agentId: string } }>('/v1/agents/:agentId', { preHandler: auth, schema: { params: agentParams } }, async (req, reply) => {
     const p = req.principal!;
     if (!mayRead(p, req.params.agentId)) return fail(reply, 403, 'FORBIDDEN', 'an agent may read only itself');
     const cacheKey = `${p.tenant}\u0000${req.params.agentId}`;
@@ -110,7 +121,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     return body;
   });
 
-  app.get<{ Params: { agentId: string } }>('/v1/agents/:agentId/live', { preHandler: auth }, async (req, reply) => {
+  app.get<{ Params: { agentId: string } }>('/v1/agents/:agentId/live', { preHandler: auth, schema: { params: agentParams } }, async (req, reply) => {
     const p = req.principal!;
     if (!mayRead(p, req.params.agentId)) return fail(reply, 403, 'FORBIDDEN', 'an agent may read only itself');
     try {
@@ -126,6 +137,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     {
       preHandler: auth,
       schema: {
+        params: agentParams,
         body: {
           type: 'object', required: ['status'], additionalProperties: false,
           properties: { status: { type: 'string', enum: [...STATUSES] }, reason: { type: 'string', maxLength: 500 } },

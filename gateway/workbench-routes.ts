@@ -3,20 +3,22 @@
 import type { FastifyInstance } from 'fastify';
 import { MAX_EVENTS_PER_FRAME } from '../sdk/protocol.ts';
 import type { GatewayCore } from './core.ts';
+import { ID_SCHEMA } from '../platform/ids.ts';
 import { bearerAuth, fail, type GatewayDeps } from './http.ts';
 
 export function registerWorkbenchRoutes(app: FastifyInstance, d: GatewayDeps, core: GatewayCore): void {
-  const auth = bearerAuth(d.jwtSecret);
+  const auth = bearerAuth(d);
 
   app.post<{ Body: { deviceId: string; events: unknown[] } }>(
     '/v1/events',
     {
       preHandler: auth,
+      config: { eventsInReceipt: true },
       schema: {
         body: {
           type: 'object', required: ['deviceId', 'events'], additionalProperties: false,
           properties: {
-            deviceId: { type: 'string', minLength: 1, maxLength: 64 },
+            deviceId: ID_SCHEMA,
             events: { type: 'array', minItems: 1, maxItems: MAX_EVENTS_PER_FRAME },
           },
         },

@@ -92,6 +92,14 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       ws.close(close, code);
     };
 
+    let expiryTimer: NodeJS.Timeout | undefined;
+    const expireAt = (expSec: number) => {
+      // setTimeout holds at most 2^31-1 ms: a longer wait is re-armed.
+      const ms = expSec * 1000 - Date.now();
+      expiryTimer = ms > 2 ** 31 - 1
+        ? setTimeout(() => expireAt(expSec), 2 ** 31 - 1)
+        : setTimeout(() => reject(CloseCode.UNAUTHORIZED, 'TOKEN_EXPIRED', 'the token expired; reconnect with a fresh token'), Math.max(0, ms));
+    };
     const helloTimer = setTimeout(() => reject(CloseCode.HELLO_TIMEOUT, 'HELLO_TIMEOUT', `no hello within ${HELLO_TIMEOUT_MS / 1000} s`), HELLO_TIMEOUT_MS);
 
     if (!originAllowed(req.headers.origin, o.allowedOrigins)) {
@@ -119,6 +127,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
     ws.on('close', (code) => {
       closed = true;
       clearTimeout(helloTimer);
+      clearTimeout(expiryTimer);
       if (code === 1009) m.rejects.inc({ code: 'TOO_BIG' });
       silent.delete(ws);
       if (!welcomed || !principal) return;
@@ -141,12 +150,13 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         if (f.type !== 'hello') return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'the first frame must be hello');
         clearTimeout(helloTimer);
         try {
-          principal = await verifyToken(o.jwtSecret, f.token);
+          principal = await verifyToken(o.jwtSecret, f.token, { agentTokenMaxSec: core.tuning.agentTokenMaxSec });
         } catch (err) {
           return reject(CloseCode.UNAUTHORIZED, 'UNAUTHORIZED', `bad or expired token: ${(err as Error).message}`);
         }
         if (principal.role !== 'agent') return reject(CloseCode.FORBIDDEN, 'FORBIDDEN', 'only agent tokens open a workbench connection');
         if (closed) return;
+        expireAt(principal.exp!);
         deviceId = f.deviceId;
         for (const mod of f.modules) modules.add(`${mod.module}/${mod.entity}`);
         await core.ensureAgent(principal.tenant, principal.sub);

@@ -26,6 +26,8 @@ const Env = z.object({
   VIGIL_CONN_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
   VIGIL_TENANT_EVENTS_PER_SEC: z.coerce.number().min(1).default(5_000),
   VIGIL_HTTP_REQ_PER_SEC: z.coerce.number().min(1).default(50),
+  VIGIL_AGENT_TOKEN_MAX_SEC: z.coerce.number().int().min(60).default(24 * 3600),
+  VIGIL_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0'),
   VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   VIGIL_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   VIGIL_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
@@ -49,6 +51,8 @@ export interface Config {
   region: string;
   taskQueue: string;
   logLevel: string;
+  /** Webhooks may target loopback/private/link-local addresses (local development and tests only). */
+  webhookAllowPrivate: boolean;
   gateway: GatewayTuning;
   dispatcher: DispatcherTuning;
 }
@@ -78,6 +82,8 @@ export interface GatewayTuning {
   connEventsPerSec: number;
   tenantEventsPerSec: number;
   httpReqPerSec: number;
+  /** Longest lifetime (exp - iat) of an agent token. */
+  agentTokenMaxSec: number;
 }
 
 export class ConfigError extends Error {}
@@ -106,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     region: e.VIGIL_REGION,
     taskQueue: e.VIGIL_TASK_QUEUE,
     logLevel: e.LOG_LEVEL,
+    webhookAllowPrivate: e.VIGIL_WEBHOOK_ALLOW_PRIVATE === '1',
     gateway: {
       heartbeatMs: e.VIGIL_HEARTBEAT_MS,
       digestMs: e.VIGIL_DIGEST_MS,
@@ -117,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       connEventsPerSec: e.VIGIL_CONN_EVENTS_PER_SEC,
       tenantEventsPerSec: e.VIGIL_TENANT_EVENTS_PER_SEC,
       httpReqPerSec: e.VIGIL_HTTP_REQ_PER_SEC,
+      agentTokenMaxSec: e.VIGIL_AGENT_TOKEN_MAX_SEC,
     },
     dispatcher: {
       metricsPort: e.VIGIL_DISPATCHER_METRICS_PORT,

@@ -8,12 +8,15 @@ import { ConfigError, loadConfig } from './config.ts';
 import { ensureDevSecret } from './dev-secret.ts';
 import { createLogger } from './log.ts';
 import { freePort } from './ports.ts';
+import { describeChecks, NotReadyError, waitUntilReady } from './readiness.ts';
 import { startEmbeddedPostgres } from './postgres.ts';
 import { ensureTemporalCli } from './temporal-cli.ts';
 import { startDevServer } from './temporal-server.ts';
 
 const log = createLogger('start');
 const t0 = Date.now();
+/** How long the gateway may take to answer /readyz once everything it needs is built and started. */
+const READY_TIMEOUT_MS = 180_000;
 const stops: (() => Promise<void>)[] = [];
 let stopping = false;
 
@@ -81,13 +84,19 @@ async function main() {
   child('dispatcher', 'workers/dispatcher-main.ts', env);
   child('gateway', 'gateway/main.ts', env);
 
+  // The deadline counts from here, after the CLI build (minutes on a first run) and migrations.
   const readyz = `http://127.0.0.1:${cfg.port}/readyz`;
-  for (;;) {
-    const ok = await fetch(readyz).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() - t0 > 180_000) throw new Error(`${readyz} not green after 180 s`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const waited = await waitUntilReady({
+    timeoutMs: READY_TIMEOUT_MS,
+    probe: async () => {
+      const r = await fetch(readyz);
+      return { ready: r.ok, detail: describeChecks(await r.json().catch(() => undefined)) };
+    },
+    onProgress: (ms, detail) => log.info(`waiting for ${readyz}: ${Math.round(ms / 1000)} s of ${READY_TIMEOUT_MS / 1000} s${detail ? ` (${detail})` : ''}`),
+  }).catch((err) => {
+    throw err instanceof NotReadyError ? new Error(`${readyz} ${err.message}`) : err;
+  });
+  log.debug({ waitedMs: waited }, 'gateway ready');
   const lines = [
     `Vigil is ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     `  gateway      http://127.0.0.1:${cfg.port}   (GET /readyz, /metrics, /v1/agents/:id, /v1/status-changes)`,

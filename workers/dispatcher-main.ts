@@ -25,7 +25,7 @@ const dispatcher = await startDispatcher({
   pool,
   databaseUrl: cfg.databaseUrl,
   retry: { ...DEFAULT_RETRY, maxAttempts: d.webhookMaxAttempts },
-  webhook: { timeoutMs: d.webhookTimeoutMs, fault: d.fault },
+  webhook: { timeoutMs: d.webhookTimeoutMs, fault: d.fault, allowPrivate: cfg.webhookAllowPrivate },
   hooks: metrics.hooks,
   onError: (lane, err) => {
     if (!stopping) log.warn({ err, lane }, 'lane round failed; retrying');

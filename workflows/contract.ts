@@ -5,9 +5,16 @@ import type { Actor, AgentEvent, AgentState, Facts, HcmReply, Input, PlannedActi
 
 export const TASK_QUEUE = 'vigil-agents';
 
+/**
+ * `agent:{tenant}:{agentId}`. Each part is escaped (`%` → `%25`, `:` → `%3A`), so distinct
+ * (tenant, agentId) pairs always give distinct ids, whatever the id grammar allows; for ids of
+ * the grammar (platform/ids.ts: no `%` or `:`) this changes nothing, so operators read plain ids.
+ */
 export function agentWorkflowId(tenant: string, agentId: string): string {
-  return `agent:${tenant}:${agentId}`;
+  return `agent:${escapeIdPart(tenant)}:${escapeIdPart(agentId)}`;
 }
+
+const escapeIdPart = (s: string) => s.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
 
 /** One signal carries a batch: client events and device connects/disconnects, in order. */
 export interface EventsSignal {

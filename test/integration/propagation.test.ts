@@ -84,7 +84,8 @@ describe('propagation', () => {
   let databaseUrl: string;
   const cleanups: (() => Promise<unknown>)[] = [];
   const dispatcher = async (o: Partial<DispatcherOptions> = {}): Promise<RunningDispatcher> => {
-    const d = await startDispatcher({ pool: h.pool, databaseUrl, refreshMs: 500, ...o });
+    // The receivers listen on 127.0.0.1: private targets must be allowed explicitly.
+    const d = await startDispatcher({ pool: h.pool, databaseUrl, refreshMs: 500, ...o, webhook: { allowPrivate: true, ...o.webhook } });
     cleanups.push(() => d.stop());
     return d;
   };
@@ -164,7 +165,7 @@ describe('propagation', () => {
     for (let v = 1; v <= 3; v++) sent.push((await commitStatus(h.pool, tenant, 'a1', v)).eventId);
 
     const spawnDispatcher = (env: Record<string, string>): { child: ChildProcess; exited: Promise<number | null> } => {
-      const base: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', VIGIL_DISPATCHER_METRICS_PORT: '0', VIGIL_WEBHOOK_TIMEOUT_MS: '1000' };
+      const base: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', VIGIL_DISPATCHER_METRICS_PORT: '0', VIGIL_WEBHOOK_TIMEOUT_MS: '1000', VIGIL_WEBHOOK_ALLOW_PRIVATE: '1' };
       delete base.TEMPORAL_ADDRESS;
       const child = spawn(process.execPath, ['--import', 'tsx', 'workers/dispatcher-main.ts'], { env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -248,7 +249,7 @@ describe('propagation', () => {
     const rec = await receiver('fail');
     cleanups.push(rec.close);
     const jwt = 'propagation-test-secret-0123456789';
-    const app = buildGateway({ pool: h.pool, temporal: h.client, namespace: 'default', taskQueue: h.taskQueue, jwtSecret: jwt });
+    const app = buildGateway({ pool: h.pool, temporal: h.client, namespace: 'default', taskQueue: h.taskQueue, jwtSecret: jwt, webhookAllowPrivate: true });
     cleanups.push(() => app.close());
     const admin = { authorization: `Bearer ${await signToken(jwt, { tenant, sub: 'root', role: 'admin' })}` };
     const service = { authorization: `Bearer ${await signToken(jwt, { tenant, sub: 'wfm', role: 'service' })}` };

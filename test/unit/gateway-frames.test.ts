@@ -35,6 +35,39 @@ describe('frame validation', () => {
   });
 });
 
+describe('values Postgres refuses, in frames and events', () => {
+  it('closes non-event frames naming the field, and checks hello.deviceId against the id grammar', () => {
+    expect(parseFrame(JSON.stringify({ type: 'hello', token: 'x', deviceId: 'tab:1' }))).toMatchObject({ error: expect.stringMatching(/^deviceId: must be 1–128/) });
+    expect(parseFrame(JSON.stringify({ type: 'hello', token: 'x', deviceId: 'tab-1', modules: [{ module: 'a\u0000', entity: 'b' }] }))).toEqual({ error: 'modules.0.module: must not contain NUL (\\u0000)' });
+    expect(parseFrame('{"type":"register","module":"m","entity":"\\ud800"}')).toMatchObject({ error: expect.stringMatching(/^entity: .*surrogate/) });
+    expect(parseFrame(JSON.stringify({ type: 'hello', token: 'x', deviceId: 'jane@acme.com+tab.1_x-y' }))).toHaveProperty('frame');
+  });
+
+  it('rejects such events in the receipt with the field named, and bounds data', () => {
+    const now = 1_000;
+    let deep: object = { v: 1 };
+    for (let i = 0; i < 9; i++) deep = { d: deep };
+    const { valid, rejected } = checkEvents(
+      [
+        { reqId: 'n1', type: 100, ts: now, channel: 'v\u0000' },
+        { reqId: 'n2', type: 100, ts: now, data: { a: ['x', '\udc00'] } },
+        { reqId: 'n3', type: 100, ts: now, data: deep },
+        { reqId: 'n4', type: 100, ts: now, data: { s: 'x'.repeat(9000) } },
+        { reqId: 'ok', type: 100, ts: now, data: { s: '🍕', n: [1, { k: null }] } },
+      ],
+      'tab-1',
+      now,
+    );
+    expect(valid.map((e) => e.reqId)).toEqual(['ok']);
+    expect(rejected.map((r) => r.message)).toEqual([
+      'channel: must not contain NUL (\\u0000)',
+      'data.a.1: must not contain a lone UTF-16 surrogate',
+      expect.stringMatching(/^data\.d(\.d)*: nested deeper than 8 levels$/),
+      expect.stringMatching(/^data: \d+ bytes as JSON, more than 8192$/),
+    ]);
+  });
+});
+
 describe('rate limits and origins', () => {
   it('a token bucket allows its burst, then its rate', () => {
     const b = new TokenBucket(10, 20, 0);

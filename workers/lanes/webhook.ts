@@ -1,6 +1,10 @@
 // A webhook subscription's lane: HMAC-signed POSTs with a timeout, retried with backoff and
 // dead-lettered on their own, so a hanging or failing receiver only ever holds up itself.
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import { guardedLookup, hostOf, isBlockedAddress, REFUSED_TARGET, RefusedTargetError } from '../../platform/address-policy.ts';
 import { claimWithLease, markDone, markFailed, type ClaimedDelivery } from '../../db/deliveries.ts';
 import type { Pool } from '../../db/pool.ts';
 import { recordAck, type Webhook } from '../../db/webhooks.ts';
@@ -14,6 +18,8 @@ export interface WebhookLaneOptions {
   concurrency: number;
   retry: RetryPolicy;
   hooks: LaneHooks;
+  /** Deliver to loopback/private/link-local addresses too (`VIGIL_WEBHOOK_ALLOW_PRIVATE`; development and tests). */
+  allowPrivate?: boolean;
   /** Test fault: exit the process after a 2xx and before marking the row delivered. */
   fault?: 'exit-after-deliver';
 }
@@ -31,23 +37,61 @@ export function webhookBody(row: ClaimedDelivery): string {
   });
 }
 
-async function post(sub: Webhook, row: ClaimedDelivery, timeoutMs: number): Promise<void> {
+/**
+ * Connections go only to checked addresses: a literal address is checked here, a name by the
+ * agent's `lookup` on every connection (so a name that re-resolves to an internal address — DNS
+ * rebinding — is refused too). One keep-alive agent per policy.
+ */
+const agents = new Map<string, http.Agent>();
+function agentFor(protocol: string, allowPrivate: boolean): http.Agent {
+  const k = `${protocol}${allowPrivate}`;
+  let a = agents.get(k);
+  if (!a) {
+    const o = { keepAlive: true, lookup: guardedLookup({ allowPrivate }) };
+    a = protocol === 'https:' ? new https.Agent(o) : new http.Agent(o);
+    agents.set(k, a);
+  }
+  return a;
+}
+
+class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+async function post(sub: Webhook, row: ClaimedDelivery, o: WebhookLaneOptions): Promise<void> {
   const body = webhookBody(row);
   const timestamp = String(Math.floor(Date.now() / 1000));
-  const res = await fetch(sub.url, {
-    method: 'POST',
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'x-vigil-event-id': row.eventId,
-      'x-vigil-timestamp': timestamp,
-      'x-vigil-signature': signWebhook(sub.secret, timestamp, body),
-    },
-    signal: AbortSignal.timeout(timeoutMs),
-    redirect: 'manual',
+  const url = new URL(sub.url);
+  const allowPrivate = o.allowPrivate ?? false;
+  if (!allowPrivate && isIP(hostOf(url)) && isBlockedAddress(hostOf(url))) throw new RefusedTargetError();
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(url, {
+      method: 'POST',
+      agent: agentFor(url.protocol, allowPrivate),
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'x-vigil-event-id': row.eventId,
+        'x-vigil-timestamp': timestamp,
+        'x-vigil-signature': signWebhook(sub.secret, timestamp, body),
+      },
+    }, (res) => {
+      res.resume(); // redirects are not followed: a 3xx is a failed attempt
+      resolve(res.statusCode ?? 0);
+    });
+    const timer = setTimeout(() => req.destroy(new TimeoutError(`timeout after ${o.timeoutMs} ms`)), o.timeoutMs);
+    req.once('close', () => clearTimeout(timer));
+    req.once('error', reject);
+    req.end(body);
   });
-  await res.body?.cancel().catch(() => {});
-  if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
+  if (status < 200 || status > 299) throw new Error(`HTTP ${status}`);
+}
+
+/** What a dead letter says about a failed attempt: no addresses of refused targets. */
+function failureText(err: unknown, timeoutMs: number): string {
+  if (err instanceof RefusedTargetError || (err as Error)?.name === 'RefusedTargetError') return REFUSED_TARGET;
+  if (err instanceof Error && err.name === 'TimeoutError') return `timeout after ${timeoutMs} ms`;
+  return errorText(err);
 }
 
 /** The claim lease outlives the request, so only a dead dispatcher lets a row come due again. */
@@ -59,10 +103,10 @@ export async function dispatchWebhookOnce(pool: Pool, sub: Webhook, o: WebhookLa
   await Promise.all(
     rows.map(async (row) => {
       try {
-        await post(sub, row, o.timeoutMs);
+        await post(sub, row, o);
       } catch (err) {
         const next = afterFailure(row.attempts, o.retry);
-        const error = err instanceof Error && err.name === 'TimeoutError' ? `timeout after ${o.timeoutMs} ms` : errorText(err);
+        const error = failureText(err, o.timeoutMs);
         await markFailed(pool, sub.lane, row.outboxId, { attempts: row.attempts, ...next, error });
         o.hooks.failed(sub.lane, next.dead);
         return;
