@@ -184,7 +184,8 @@ export async function driveAgent(o: DriveOptions): Promise<Driven> {
       // As the gateway does: the facts first, and the workflow gets the events stamped with receipt time.
       batch.events = await recordEvents(o.pool, o.tenant, o.agentId, batch.events);
       events += batch.events.length;
-      if (batch.events.some((e) => e.type !== 1)) lastActionTs = ts;
+      const acted = batch.events.filter((e) => e.type !== 1);
+      if (acted.length > 0) lastActionTs = acted.at(-1)!.receivedAt ?? ts;
     }
     const handle = await o.client.workflow.signalWithStart('agentWorkflow', {
       workflowId: id,

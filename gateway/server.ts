@@ -30,7 +30,7 @@ const STATE_CACHE_MS = 500;
 
 export function buildGateway(d: GatewayDeps): FastifyInstance {
   // maxParamLength: room for a 128-character id even when every character is percent-encoded.
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, maxParamLength: 512 });
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 512 } });
   const core = createCore(d);
   app.decorate('vigil', core);
   const registry = core.metrics.registry;

@@ -5,10 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REALISTIC, agentStream, compressedRule, driveAgent, runHistories } from '../../bench/agent-hour.ts';
 import { agentWorkflowId } from '../../workflows/contract.ts';
 import { createHarness, setRule, type Harness } from '../harness.ts';
-import { assertChain, live, statusLog } from './agent-helpers.ts';
+import { assertChain, live, statusLog, waitForStatus } from './agent-helpers.ts';
 
 const SCALE = 30;
-const HISTORY_LIMIT = 80;
+// Engine 2 signals a realistic agent about 25 times an hour, so a small limit makes runs roll.
+const HISTORY_LIMIT = 30;
 // The run rolls at its first wake after reaching the limit, so it may pass the limit by: the
 // workflow task that crossed it (≤ 6 events), that wake's inputs (a commit and a task re-read: two
 // HCM calls, local activities of a marker each, plus a signal that arrives meanwhile) and the closing task.
@@ -39,6 +40,8 @@ describe('history stays bounded under a steady stream', () => {
     // Every signal landed in exactly one run.
     expect(runs.reduce((n, r) => n + r.signals, 0)).toBe(steps.length);
 
+    // The last signal is the last ticket's completion: IDLE follows 30 virtual seconds (1 s) later.
+    await waitForStatus(h, agentId, 'IDLE', 10_000);
     const s = await live(h, agentId);
     expect(s.taskCount).toBe(0);
     expect(s.lastActionAt).toBe(driven.lastActionTs);
