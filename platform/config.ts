@@ -29,6 +29,7 @@ const Env = z.object({
   VIGIL_AGENT_TOKEN_MAX_SEC: z.coerce.number().int().min(60).default(24 * 3600),
   VIGIL_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0'),
   VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  VIGIL_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   VIGIL_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   VIGIL_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   VIGIL_RECONCILE_EVERY_SEC: z.coerce.number().int().min(5).default(60),
@@ -49,6 +50,8 @@ export interface Config {
   cacheDir: string;
   allowedOrigins: string[];
   region: string;
+  /** The worker's Prometheus `GET /metrics` port; 0 = off. */
+  workerMetricsPort: number;
   taskQueue: string;
   logLevel: string;
   /** Webhooks may target loopback/private/link-local addresses (local development and tests only). */
@@ -110,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheDir: path.resolve(e.VIGIL_CACHE_DIR ?? path.join(xdgCache, 'vigil')),
     allowedOrigins: e.VIGIL_ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
     region: e.VIGIL_REGION,
+    workerMetricsPort: e.VIGIL_WORKER_METRICS_PORT,
     taskQueue: e.VIGIL_TASK_QUEUE,
     logLevel: e.LOG_LEVEL,
     webhookAllowPrivate: e.VIGIL_WEBHOOK_ALLOW_PRIVATE === '1',

@@ -4,6 +4,8 @@ import { createPool } from '../db/pool.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
 import { bundleWorkflows, createAgentWorker, quietRuntime } from './agent-worker.ts';
+import { serveMetrics } from './metrics.ts';
+import { createWorkerMetrics } from './worker-metrics.ts';
 
 const log = createLogger('worker');
 const cfg = loadConfig();
@@ -14,7 +16,13 @@ if (!cfg.databaseUrl || !cfg.temporalAddress) {
 quietRuntime();
 const pool = createPool(cfg.databaseUrl, 20);
 const connection = await NativeConnection.connect({ address: cfg.temporalAddress });
+const metrics = createWorkerMetrics();
+// A second worker on the same machine (a benchmark, a test) finds the port taken: it runs without.
+const server = cfg.workerMetricsPort
+  ? await serveMetrics(metrics.registry, cfg.workerMetricsPort).catch((err: Error) => void log.warn({ err: err.message }, 'worker metrics off'))
+  : undefined;
 const worker = await createAgentWorker({
+  onCall: metrics.onCall,
   connection,
   namespace: cfg.temporalNamespace,
   taskQueue: cfg.taskQueue,
@@ -23,8 +31,9 @@ const worker = await createAgentWorker({
   region: cfg.region,
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
-log.info({ taskQueue: cfg.taskQueue }, 'worker running');
+log.info({ taskQueue: cfg.taskQueue, metricsPort: server?.port }, 'worker running');
 await worker.run();
+await server?.close();
 await pool.end();
 await connection.close();
 log.info('worker stopped');

@@ -3,6 +3,8 @@
 // candidates to HCM and adopts its answer. Workflows compute candidates; HCM commits facts.
 import {
   CancellationScope,
+  CancelledFailure,
+  TemporalFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -28,11 +30,14 @@ import { STATUSES, closesTask, opensTask, type AgentState, type Candidate, type 
 
 // HCM calls are short Postgres transactions: as local activities they run inside the workflow task
 // (a marker in history) instead of a round trip through an activity task queue and a second
-// workflow task, which halves the Temporal work of every transition.
-const hcm = proxyLocalActivities<HcmActivities>({
+// workflow task, which halves the Temporal work of every transition. A few quick attempts inside
+// the task; after that the workflow backs off on a durable timer and says so (`hcmTrouble`).
+const hcmActivities = proxyLocalActivities<HcmActivities>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', backoffCoefficient: 2 },
+  retry: { initialInterval: '200 ms', maximumInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 5 },
 });
+/** Durable backoff between rounds of failed HCM attempts: 2 s doubling to a minute. */
+const hcmBackoffMs = (rounds: number) => Math.min(60_000, 1000 * 2 ** Math.min(rounds, 6));
 
 const TIMELINE_MAX = 50;
 const ANSWERED_MAX = 64;
@@ -48,10 +53,42 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
   const answered = new Map<string, SetStatusResult>(input.carried?.answered ?? []);
   let state: AgentState = input.carried?.state ?? initialState(tenant, agentId, Date.now());
   let runInputs = 0;
+  /** Set while HCM calls keep failing (Postgres out of reach): shown by the `state` query. */
+  let hcmTrouble: LiveState['hcmTrouble'] = null;
 
   const note = (kind: TimelineEntry['kind'], detail: string) => {
     timeline.push({ at: Date.now(), kind, detail });
     if (timeline.length > TIMELINE_MAX) timeline.shift();
+  };
+
+  /**
+   * An HCM call that keeps failing is retried after a durable backoff, for as long as it takes:
+   * the workflow resumes by itself when Postgres is back. Data errors never get here (HCM answers
+   * them as INVALID_INPUT rejections), so what is retried is always worth retrying.
+   */
+  const viaHcm = async <T>(what: keyof HcmActivities, call: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        const r = await call();
+        if (hcmTrouble) note('hcm', `${what} works again after ${hcmTrouble.failures} failed rounds`);
+        hcmTrouble = null;
+        return r;
+      } catch (err) {
+        // A local activity's failure arrives as its own (application or timeout) failure: any
+        // Temporal failure but a cancellation is an HCM call that did not get through.
+        if (!(err instanceof TemporalFailure) || err instanceof CancelledFailure) throw err;
+        const lastError = err.cause?.message ?? err.message;
+        hcmTrouble = { since: hcmTrouble?.since ?? Date.now(), failures: (hcmTrouble?.failures ?? 0) + 1, lastError };
+        note('hcm', `${what} failed (round ${hcmTrouble.failures}): ${lastError}`);
+        await sleep(hcmBackoffMs(hcmTrouble.failures));
+      }
+    }
+  };
+  const hcm: HcmActivities = {
+    loadFacts: (a) => viaHcm('loadFacts', () => hcmActivities.loadFacts(a)),
+    commitTransition: (c) => viaHcm('commitTransition', () => hcmActivities.commitTransition(c)),
+    sendReminder: (r) => viaHcm('sendReminder', () => hcmActivities.sendReminder(r)),
+    remind: (r) => viaHcm('remind', () => hcmActivities.remind(r)),
   };
 
   setHandler(eventsSignal, (batch) => {
@@ -99,6 +136,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
       timeline: [...timeline].reverse(),
       runInputs,
       engine: state.engine ?? 1,
+      hcmTrouble,
     };
   });
 

@@ -38,7 +38,7 @@ export type SetStatusResult =
 
 export interface TimelineEntry {
   at: number;
-  kind: 'events' | 'device' | 'candidate' | 'commit' | 'reject' | 'reminder' | 'manual' | 'wake' | 'rule';
+  kind: 'events' | 'device' | 'candidate' | 'commit' | 'reject' | 'reminder' | 'manual' | 'wake' | 'rule' | 'hcm';
   detail: string;
 }
 
@@ -59,6 +59,8 @@ export interface LiveState {
   runInputs: number;
   /** Decision engine: 1 until the workflow reached code with the facts-first patch, then 2. */
   engine: 1 | 2;
+  /** null while HCM answers; else since when (ms) its calls fail, how many rounds, the last error. */
+  hcmTrouble: { since: number; failures: number; lastError: string } | null;
 }
 
 export interface AgentWorkflowInput {

@@ -1,7 +1,6 @@
 // The gateway as a real process: killed right after a receipt, and stopped gracefully (rolling restart).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -10,6 +9,7 @@ import { createHarness, eventually, setRule, type Harness, type RunningWorker } 
 import { committedStatus, live, waitForStatus } from './agent-helpers.ts';
 import { rawClient, SECRET, startGateway, type RawClient, type TestGateway } from './gateway-helpers.ts';
 import { signToken } from '../../platform/auth.ts';
+import { startRelay } from '../relay.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -26,29 +26,6 @@ async function gatewayProcess(h: Harness, env: Record<string, string>): Promise<
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await waitForPort('127.0.0.1', port, 30_000);
   return { child, ws: `ws://127.0.0.1:${port}/v1/ws`, exited };
-}
-
-/** A TCP relay to `target` that can be cut: every connection through it ends and no new one is taken. */
-async function cuttableRelay(target: string): Promise<{ address: string; cut(): void }> {
-  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(port, host);
-    for (const sk of [inbound, outbound]) {
-      sockets.add(sk);
-      sk.on('error', () => {});
-      sk.on('close', () => sockets.delete(sk));
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    cut() {
-      server.close();
-      for (const sk of sockets) sk.destroy();
-    },
-  };
 }
 
 describe('gateway process: crash and rolling restart', () => {
@@ -79,7 +56,7 @@ describe('gateway process: crash and rolling restart', () => {
     const agent = 'crash';
     // The gateway reaches Temporal through a relay we can cut: then an urgent event is accepted
     // (its facts and intake row committed) but cannot be signalled before the gateway dies.
-    const relay = await cuttableRelay(inject('temporalAddress'));
+    const relay = await startRelay(inject('temporalAddress'));
     const p = await gatewayProcess(h, { TEMPORAL_ADDRESS: relay.address });
     const c = await hello(p.ws, agent, 'tab-c');
     await eventually(async () => (await live(h, agent)).devices['tab-c']?.connected, 10_000, 'the device connect');
@@ -90,7 +67,7 @@ describe('gateway process: crash and rolling restart', () => {
     expect(await c.next('receipt')).toMatchObject({ accepted: [click.reqId] });
     const { rows: facts } = await h.pool.query('SELECT last_action_at FROM status_table WHERE tenant = $1 AND agent_id = $2', [h.tenant, agent]);
     expect(facts[0].last_action_at.getTime()).toBeGreaterThanOrEqual(sent - 5);
-    relay.cut();
+    await relay.cut();
     const busy = { reqId: randomUUID(), type: 2, ts: Date.now(), data: { status: 'BUSY' } };
     c.send({ type: 'events', events: [busy] });
     const receipt = await c.next('receipt', c.frames.length);
