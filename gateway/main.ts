@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
+import { onStopSignal } from '../platform/signals.ts';
 import { buildGateway } from './server.ts';
 
 const log = createLogger('gateway');
@@ -27,12 +28,10 @@ const app = buildGateway({
 });
 await app.listen({ port: cfg.port, host: '0.0.0.0' });
 log.info({ port: cfg.port, gatewayId: app.vigil.gatewayId, digestMs: app.vigil.tuning.digestMs }, 'gateway listening');
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, async () => {
-    // Graceful: buffered activity is flushed; devices are left to reconnect elsewhere within the grace.
-    await app.close();
-    await pool.end();
-    await connection.close();
-    process.exit(0);
-  });
-}
+onStopSignal(async () => {
+  // Graceful: buffered activity is flushed; devices are left to reconnect elsewhere within the grace.
+  await app.close();
+  await pool.end();
+  await connection.close();
+  process.exit(0);
+});

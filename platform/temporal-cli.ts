@@ -6,6 +6,11 @@ import path from 'node:path';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const MODULE = 'github.com/temporalio/cli/cmd/temporal';
 
+/** Where the build of the CLI is kept in `cacheDir` (it may not exist yet). */
+export function cachedCliPath(cacheDir: string): string {
+  return path.join(cacheDir, `temporal-cli-${TEMPORAL_CLI_VERSION}`, 'temporal');
+}
+
 /**
  * The `temporal` CLI: TEMPORAL_CLI if set, else a build of `go install …@v1.5.1` cached in a
  * machine-wide directory (outside the work tree), built on first need with visible progress.
@@ -16,8 +21,8 @@ export async function ensureTemporalCli(opts: { explicit?: string; cacheDir: str
     if (!existsSync(opts.explicit)) throw new Error(`TEMPORAL_CLI=${opts.explicit} does not exist`);
     return opts.explicit;
   }
-  const binDir = path.join(opts.cacheDir, `temporal-cli-${TEMPORAL_CLI_VERSION}`);
-  const bin = path.join(binDir, 'temporal');
+  const bin = cachedCliPath(opts.cacheDir);
+  const binDir = path.dirname(bin);
   if (existsSync(bin)) return bin;
 
   await fs.mkdir(binDir, { recursive: true });

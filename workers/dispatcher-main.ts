@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
+import { onStopSignal } from '../platform/signals.ts';
 import { startDispatcher } from './dispatcher.ts';
 import { DEFAULT_RETRY } from './lanes/retry.ts';
 import { createDispatcherMetrics, serveMetrics } from './metrics.ts';
@@ -49,12 +50,10 @@ if (cfg.temporalAddress) {
   log.warn('TEMPORAL_ADDRESS unset: no reconciliation schedule');
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, async () => {
-    stopping = true;
-    await dispatcher.stop();
-    await server?.close();
-    await pool.end();
-    process.exit(0);
-  });
-}
+onStopSignal(async () => {
+  stopping = true;
+  await dispatcher.stop();
+  await server?.close();
+  await pool.end();
+  process.exit(0);
+});

@@ -3,6 +3,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { createPool } from '../db/pool.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
+import { onStopSignal } from '../platform/signals.ts';
 import { bundleWorkflows, createAgentWorker, quietRuntime } from './agent-worker.ts';
 import { serveMetrics } from './metrics.ts';
 import { createWorkerMetrics } from './worker-metrics.ts';
@@ -30,7 +31,7 @@ const worker = await createAgentWorker({
   pool,
   region: cfg.region,
 });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
+onStopSignal(() => worker.shutdown());
 log.info({ taskQueue: cfg.taskQueue, metricsPort: server?.port }, 'worker running');
 await worker.run();
 await server?.close();
