@@ -26,6 +26,9 @@ const Env = z.object({
   VIGIL_CONN_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
   VIGIL_TENANT_EVENTS_PER_SEC: z.coerce.number().min(1).default(5_000),
   VIGIL_HTTP_REQ_PER_SEC: z.coerce.number().min(1).default(50),
+  VIGIL_AGENT_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
+  VIGIL_AGENT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(5),
+  VIGIL_WS_MAX_INFLIGHT_FRAMES: z.coerce.number().int().min(1).max(10_000).default(32),
   VIGIL_AGENT_TOKEN_MAX_SEC: z.coerce.number().int().min(60).default(24 * 3600),
   VIGIL_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0'),
   VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -82,6 +85,12 @@ export interface GatewayTuning {
   connEventsPerSec: number;
   tenantEventsPerSec: number;
   httpReqPerSec: number;
+  /** Per agent across all its websockets and posts on one gateway (burst twice that). */
+  agentEventsPerSec: number;
+  /** Open websockets per agent on one gateway; one more is refused (4429 TOO_MANY_CONNECTIONS). */
+  agentMaxConnections: number;
+  /** Frames of one websocket received but not yet answered; one more closes it (4429). */
+  wsMaxInflightFrames: number;
   /** Longest lifetime (exp - iat) of an agent token. */
   agentTokenMaxSec: number;
 }
@@ -124,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       connEventsPerSec: e.VIGIL_CONN_EVENTS_PER_SEC,
       tenantEventsPerSec: e.VIGIL_TENANT_EVENTS_PER_SEC,
       httpReqPerSec: e.VIGIL_HTTP_REQ_PER_SEC,
+      agentEventsPerSec: e.VIGIL_AGENT_EVENTS_PER_SEC,
+      agentMaxConnections: e.VIGIL_AGENT_MAX_CONNECTIONS,
+      wsMaxInflightFrames: e.VIGIL_WS_MAX_INFLIGHT_FRAMES,
       agentTokenMaxSec: e.VIGIL_AGENT_TOKEN_MAX_SEC,
     },
     dispatcher: {
