@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import type { RetentionPolicy } from '../db/retention.ts';
 
 // The one place that reads the environment (PROTOCOL.md "Start-up and configuration").
 const Env = z.object({
@@ -35,6 +36,16 @@ const Env = z.object({
   VIGIL_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   VIGIL_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   VIGIL_RECONCILE_EVERY_SEC: z.coerce.number().int().min(5).default(60),
+  VIGIL_RETENTION_EVERY_SEC: z.coerce.number().int().min(10).default(600),
+  VIGIL_RETENTION_OUTBOX_DAYS: z.coerce.number().positive().default(7),
+  VIGIL_RETENTION_DEAD_LETTER_DAYS: z.coerce.number().positive().default(30),
+  VIGIL_RETENTION_STATUS_LOG_DAYS: z.coerce.number().positive().default(90),
+  VIGIL_RETENTION_FEED_DAYS: z.coerce.number().positive().default(7),
+  VIGIL_RETENTION_PUSH_MIN: z.coerce.number().min(10, 'VIGIL_RETENTION_PUSH_MIN: PROTOCOL.md promises pushes for at least 10 minutes').default(15),
+  VIGIL_RETENTION_DEDUPE_HOURS: z.coerce.number().positive().default(24),
+  VIGIL_RETENTION_CLOSED_TASK_DAYS: z.coerce.number().positive().default(30),
+  VIGIL_RETENTION_BATCH: z.coerce.number().int().min(1).max(100_000).default(5_000),
+  VIGIL_RETENTION_BUDGET_SEC: z.coerce.number().min(1).max(3_600).default(60),
   VIGIL_FAULT: z.enum(['exit-after-deliver']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -58,6 +69,8 @@ export interface Config {
   webhookAllowPrivate: boolean;
   gateway: GatewayTuning;
   dispatcher: DispatcherTuning;
+  /** Read by the worker's retention activity (README "Limits and retention"). */
+  retention: RetentionPolicy;
 }
 
 /** Dispatcher knobs (README "Propagation"); `fault` exists for crash tests only. */
@@ -66,6 +79,8 @@ export interface DispatcherTuning {
   webhookTimeoutMs: number;
   webhookMaxAttempts: number;
   reconcileEverySec: number;
+  /** Interval of the `vigil-retention` schedule when the dispatcher creates it. */
+  retentionEverySec: number;
   fault: 'exit-after-deliver' | undefined;
 }
 
@@ -143,7 +158,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookTimeoutMs: e.VIGIL_WEBHOOK_TIMEOUT_MS,
       webhookMaxAttempts: e.VIGIL_WEBHOOK_MAX_ATTEMPTS,
       reconcileEverySec: e.VIGIL_RECONCILE_EVERY_SEC,
+      retentionEverySec: e.VIGIL_RETENTION_EVERY_SEC,
       fault: e.VIGIL_FAULT,
+    },
+    retention: {
+      outboxDays: e.VIGIL_RETENTION_OUTBOX_DAYS,
+      deadLetterDays: e.VIGIL_RETENTION_DEAD_LETTER_DAYS,
+      statusLogDays: e.VIGIL_RETENTION_STATUS_LOG_DAYS,
+      feedDays: e.VIGIL_RETENTION_FEED_DAYS,
+      pushMinutes: e.VIGIL_RETENTION_PUSH_MIN,
+      dedupeHours: e.VIGIL_RETENTION_DEDUPE_HOURS,
+      closedTaskDays: e.VIGIL_RETENTION_CLOSED_TASK_DAYS,
+      batch: e.VIGIL_RETENTION_BATCH,
+      budgetMs: e.VIGIL_RETENTION_BUDGET_SEC * 1000,
     },
   };
 }

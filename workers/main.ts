@@ -21,6 +21,7 @@ const worker = await createAgentWorker({
   workflowBundle: await bundleWorkflows(),
   pool,
   region: cfg.region,
+  retention: cfg.retention,
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
 log.info({ taskQueue: cfg.taskQueue }, 'worker running');
