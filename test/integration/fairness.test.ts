@@ -128,8 +128,8 @@ describe('limits fall on the one who exceeds them', () => {
   });
 
   it('when the tenant is short, only agents above their fair share are refused', async () => {
-    // The agent budget is out of the way here: the flooder alone outruns the tenant (200/s).
-    const g = await gateway({ connEventsPerSec: 10_000, agentEventsPerSec: 10_000, tenantEventsPerSec: 200, httpReqPerSec: 1000 });
+    // Every other limit is out of the way here: the flooder alone outruns the tenant (200/s).
+    const g = await gateway({ connEventsPerSec: 10_000, agentEventsPerSec: 10_000, tenantEventsPerSec: 200, httpReqPerSec: 1000, wsMaxInflightFrames: 10_000 });
     const [flooder, calm] = await Promise.all([flood(g, 'greedy', 4000, 2, 5), behave(g, 'bystander', 4000)]);
 
     expect(calm.errors).toEqual([]);
