@@ -15,7 +15,7 @@ import { checkEvents } from './frames.ts';
 import type { GatewayDeps } from './http.ts';
 import { deletePending, IntakeWriter } from './intake.ts';
 import { Presence } from './presence.ts';
-import { BucketMap } from './rate-limit.ts';
+import { ConnectionCounter, FairLimiter, type EventRefusal } from './rate-limit.ts';
 
 /** What a connected device looks like to the push side. */
 export interface PushTarget {
@@ -95,7 +95,8 @@ export function createCore(d: GatewayDeps) {
     reconnected: (tenant, agentId, deviceId) => coalescer.device(tenant, agentId, { deviceId, connected: true, at: Date.now() }),
     onError: (err) => log.warn({ err }, 'presence'),
   });
-  const tenantBuckets = new BucketMap(tuning.tenantEventsPerSec, tuning.tenantEventsPerSec * 2);
+  const limiter = new FairLimiter({ agentEventsPerSec: tuning.agentEventsPerSec, tenantEventsPerSec: tuning.tenantEventsPerSec });
+  const connections = new ConnectionCounter(tuning.agentMaxConnections);
   const local = new Map<string, Set<PushTarget>>();
   const ensured = new Set<string>();
   const akey = (tenant: string, agentId: string) => `${tenant}\u0000${agentId}`;
@@ -141,7 +142,7 @@ export function createCore(d: GatewayDeps) {
   }
 
   return {
-    tuning, gatewayId, region, metrics: m, coalescer, writer, presence, log,
+    tuning, gatewayId, region, metrics: m, coalescer, writer, presence, log, limiter, connections,
 
     async start(): Promise<void> {
       await presence.start();
@@ -167,9 +168,15 @@ export function createCore(d: GatewayDeps) {
       ensured.add(k);
     },
 
-    /** Whether the tenant may send `n` more events now. */
-    tenantAllows(tenant: string, n: number): boolean {
-      return tenantBuckets.take(tenant, n);
+    /**
+     * Whether the agent may send `n` more events now (README "Limits and retention"): undefined, or
+     * why not. Its own budget first; when the tenant is short, only agents above their fair share.
+     */
+    eventsRefused(tenant: string, agentId: string, n: number): { code: EventRefusal; message: string } | undefined {
+      const why = limiter.take(tenant, agentId, n);
+      if (!why) return undefined;
+      m.rejects.inc({ code: why });
+      return { code: why, message: why === 'AGENT_RATE' ? 'the agent is over its event rate' : 'the tenant is over its event rate and this agent sends more than its share' };
     },
 
     /**

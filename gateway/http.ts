@@ -44,6 +44,7 @@ export function bearerAuth(d: Pick<GatewayDeps, 'jwtSecret' | 'tuning'>) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const h = req.headers.authorization;
     if (!h?.startsWith('Bearer ')) return fail(reply, 401, 'UNAUTHORIZED', 'missing bearer token');
+    if (req.principal) return; // verified by the gateway's quota hook, with the same options
     try {
       req.principal = await verifyToken(d.jwtSecret, h.slice(7), { agentTokenMaxSec });
     } catch (err) {

@@ -229,9 +229,6 @@ export class Presence {
           [this.o.leaseSec, this.o.gatewayId],
         );
         for (const { gateway_id } of dead) await this.takeOver(c, gateway_id);
-        // Retention: pushes are kept 15 minutes (PROTOCOL.md promises 10), reqIds a day.
-        await c.query(`DELETE FROM push_messages WHERE created_at < now() - interval '15 minutes'`);
-        await c.query(`DELETE FROM event_dedupe WHERE received_at < now() - interval '1 day'`);
       } finally {
         await c.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK]);
       }

@@ -4,11 +4,11 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import { createCore, type GatewayCore } from './core.ts';
-import { BucketMap } from './rate-limit.ts';
+import { BucketMap, LruMap } from './rate-limit.ts';
 import { registerWorkbenchRoutes } from './workbench-routes.ts';
 import { attachWebsocket } from './ws.ts';
 import { readFeed } from '../workers/dispatcher.ts';
-import type { Principal } from '../platform/auth.ts';
+import { verifyToken, type Principal } from '../platform/auth.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { DEVICE_SESSIONS_COLUMN, deviceFields } from '../db/agents.ts';
 import { bearerAuth, fail, refuseUnstorableText, type GatewayDeps } from './http.ts';
@@ -27,6 +27,9 @@ declare module 'fastify' {
 
 /** Hot state reads are served from this cache for a moment; a status change through this gateway clears it. */
 const STATE_CACHE_MS = 500;
+/** Bounds of the per-key maps of the HTTP side (least recently used forgotten first). */
+const STATE_CACHE_KEYS = 50_000;
+const QUOTA_KEYS = 50_000;
 
 export function buildGateway(d: GatewayDeps): FastifyInstance {
   // maxParamLength: room for a 128-character id even when every character is percent-encoded.
@@ -39,17 +42,27 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
   app.addHook('preClose', async () => ws.closeAll());
   app.addHook('onClose', async () => core.stop());
 
-  // Per-caller quota, keyed by the token's signature: it runs before auth and covers every route.
-  const quota = new BucketMap(core.tuning.httpReqPerSec, core.tuning.httpReqPerSec * 2);
+  // Per-caller quota on every route with a bearer: a verified caller is keyed by tenant and subject
+  // (all its tokens share one quota), anything else by its address, so made-up bearer strings
+  // neither get a quota each nor grow the map; the map itself keeps at most QUOTA_KEYS callers.
+  // The token is verified here once; bearerAuth reuses the principal.
+  const quota = new BucketMap(core.tuning.httpReqPerSec, core.tuning.httpReqPerSec * 2, QUOTA_KEYS);
   app.addHook('onRequest', async (req, reply) => {
     const h = req.headers.authorization;
     if (!h?.startsWith('Bearer ')) return;
-    if (!quota.take(h.slice(-43))) {
+    let key = `ip\u0000${req.ip}`;
+    try {
+      req.principal = await verifyToken(d.jwtSecret, h.slice(7), { agentTokenMaxSec: core.tuning.agentTokenMaxSec });
+      key = `p\u0000${req.principal.tenant}\u0000${req.principal.sub}`;
+    } catch {
+      // bearerAuth answers 401 with the reason, within this address's quota.
+    }
+    if (!quota.take(key)) {
       core.metrics.rejects.inc({ code: 'RATE_LIMITED' });
       return fail(reply, 429, 'RATE_LIMITED', 'too many requests; slow down');
     }
   });
-  const stateCache = new Map<string, { at: number; body: object }>();
+  const stateCache = new LruMap<string, { at: number; body: object }>(STATE_CACHE_KEYS, STATE_CACHE_MS);
   const httpRequests = new client.Counter({ name: 'vigil_http_requests_total', help: 'HTTP requests', labelNames: ['route', 'code'], registers: [registry] });
 
   app.addHook('preValidation', refuseUnstorableText);
@@ -117,7 +130,6 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
       lastActionAt: r.last_action_at?.toISOString() ?? null, version: Number(r.version),
     };
     stateCache.set(cacheKey, { at: Date.now(), body });
-    if (stateCache.size > 50_000) stateCache.clear();
     return body;
   });
 

@@ -27,7 +27,8 @@ export function registerWorkbenchRoutes(app: FastifyInstance, d: GatewayDeps, co
     async (req, reply) => {
       const p = req.principal!;
       if (p.role !== 'agent') return fail(reply, 403, 'FORBIDDEN', 'only agent tokens send workbench events');
-      if (!core.tenantAllows(p.tenant, req.body.events.length)) return fail(reply, 429, 'RATE_LIMITED', 'the tenant is over its event rate');
+      const refused = core.eventsRefused(p.tenant, p.sub, req.body.events.length);
+      if (refused) return fail(reply, 429, 'RATE_LIMITED', refused.message);
       await core.ensureAgent(p.tenant, p.sub);
       // A device only heard over HTTP counts as connected until it goes silent (the sweeper expires it).
       const fresh = await core.presence.httpDevice(p.tenant, p.sub, req.body.deviceId).catch((err) => {

@@ -1,7 +1,8 @@
 // The websocket `GET /v1/ws` of PROTOCOL.md: hello within 5 s, origin allowlist, 64 KiB frames,
 // every frame validated, per-connection and per-tenant rate limits, one receipt per events frame
 // (sent only once its events are durable), documented close codes with an error frame first,
-// and pings that end connections whose peer stopped answering.
+// and pings that end connections whose peer stopped answering. Per-agent limits (events, open
+// connections) and the in-flight frame cap keep what one sender costs bounded (README "Limits and retention").
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -16,6 +17,8 @@ import { TokenBucket } from './rate-limit.ts';
 
 export const MAX_FRAME_BYTES = 64 * 1024;
 const HELLO_TIMEOUT_MS = 5_000;
+/** Distinct module/entity registrations one connection may hold. */
+export const MAX_MODULES = 100;
 
 export interface WsOptions {
   core: GatewayCore;
@@ -80,6 +83,10 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
     const events = new TokenBucket(core.tuning.connEventsPerSec, core.tuning.connEventsPerSec * 2);
     const target: PushTarget = { send: (f) => send(f) };
     let chain: Promise<void> = Promise.resolve();
+    /** Frames received and not yet handled: each waits for the one before (and its transaction). */
+    let inflight = 0;
+    /** Whether this connection holds one of its agent's connection slots. */
+    let slot = false;
 
     const send = (frame: object) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
@@ -116,11 +123,18 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       if (silent.has(ws)) silent.set(ws, 0);
       if (isBinary) return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'frames are JSON text');
       if (!frames.take()) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'too many frames on this connection');
+      // A fast sender must not queue frames (and their memory) without bound while one awaits Postgres.
+      if (inflight >= core.tuning.wsMaxInflightFrames) {
+        return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', `more than ${core.tuning.wsMaxInflightFrames} frames in flight on this connection; wait for receipts`);
+      }
+      inflight++;
       const arrived = process.hrtime.bigint();
       const text = data.toString();
       chain = chain.then(() => onFrame(text, arrived)).catch((err) => {
         core.log.error({ err }, 'frame handling failed');
         reject(1011, 'UNAVAILABLE', 'the gateway could not handle the frame; reconnect and resend');
+      }).finally(() => {
+        inflight--;
       });
     });
 
@@ -130,6 +144,8 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       clearTimeout(expiryTimer);
       if (code === 1009) m.rejects.inc({ code: 'TOO_BIG' });
       silent.delete(ws);
+      if (slot && principal) core.connections.release(principal.tenant, principal.sub);
+      slot = false;
       if (!welcomed || !principal) return;
       m.connections.dec();
       core.removeTarget(principal.tenant, principal.sub, target);
@@ -156,9 +172,14 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         }
         if (principal.role !== 'agent') return reject(CloseCode.FORBIDDEN, 'FORBIDDEN', 'only agent tokens open a workbench connection');
         if (closed) return;
+        if (!core.connections.acquire(principal.tenant, principal.sub)) {
+          return reject(CloseCode.RATE_LIMITED, 'TOO_MANY_CONNECTIONS',
+            `the agent already has ${core.tuning.agentMaxConnections} open connections to this gateway; close one first`);
+        }
+        slot = true;
         expireAt(principal.exp!);
         deviceId = f.deviceId;
-        for (const mod of f.modules) modules.add(`${mod.module}/${mod.entity}`);
+        for (const mod of f.modules) modules.add(`${mod.module}/${mod.entity}`); // at most 50 (frames.ts)
         await core.ensureAgent(principal.tenant, principal.sub);
         await core.presence.connect(principal.tenant, principal.sub, deviceId, sessionId);
         core.device(principal.tenant, principal.sub, deviceId, true);
@@ -189,7 +210,8 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
           return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'hello was already sent');
         case 'events': {
           if (!events.take(f.events.length)) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'too many events on this connection');
-          if (!core.tenantAllows(p.tenant, f.events.length)) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'the tenant is over its event rate');
+          const refused = core.eventsRefused(p.tenant, p.sub, f.events.length);
+          if (refused) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', refused.message);
           const receipt = await core.ingest(p.tenant, p.sub, deviceId, f.events, 'ws');
           send(receipt);
           m.receiptLatency.observe(Number(process.hrtime.bigint() - arrived) / 1e9);
@@ -198,6 +220,9 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         case 'ack':
           return;
         case 'register':
+          if (modules.size >= MAX_MODULES && !modules.has(`${f.module}/${f.entity}`)) {
+            return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', `more than ${MAX_MODULES} modules registered on this connection`);
+          }
           modules.add(`${f.module}/${f.entity}`);
           return;
         case 'unregister':

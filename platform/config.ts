@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import type { RetentionPolicy } from '../db/retention.ts';
 
 // The one place that reads the environment (PROTOCOL.md "Start-up and configuration").
 const Env = z.object({
@@ -26,6 +27,9 @@ const Env = z.object({
   VIGIL_CONN_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
   VIGIL_TENANT_EVENTS_PER_SEC: z.coerce.number().min(1).default(5_000),
   VIGIL_HTTP_REQ_PER_SEC: z.coerce.number().min(1).default(50),
+  VIGIL_AGENT_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
+  VIGIL_AGENT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(5),
+  VIGIL_WS_MAX_INFLIGHT_FRAMES: z.coerce.number().int().min(1).max(10_000).default(32),
   VIGIL_AGENT_TOKEN_MAX_SEC: z.coerce.number().int().min(60).default(24 * 3600),
   VIGIL_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0'),
   VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -33,6 +37,16 @@ const Env = z.object({
   VIGIL_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   VIGIL_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   VIGIL_RECONCILE_EVERY_SEC: z.coerce.number().int().min(5).default(60),
+  VIGIL_RETENTION_EVERY_SEC: z.coerce.number().int().min(10).default(600),
+  VIGIL_RETENTION_OUTBOX_DAYS: z.coerce.number().positive().default(7),
+  VIGIL_RETENTION_DEAD_LETTER_DAYS: z.coerce.number().positive().default(30),
+  VIGIL_RETENTION_STATUS_LOG_DAYS: z.coerce.number().positive().default(90),
+  VIGIL_RETENTION_FEED_DAYS: z.coerce.number().positive().default(7),
+  VIGIL_RETENTION_PUSH_MIN: z.coerce.number().min(10, 'VIGIL_RETENTION_PUSH_MIN: PROTOCOL.md promises pushes for at least 10 minutes').default(15),
+  VIGIL_RETENTION_DEDUPE_HOURS: z.coerce.number().positive().default(24),
+  VIGIL_RETENTION_CLOSED_TASK_DAYS: z.coerce.number().positive().default(30),
+  VIGIL_RETENTION_BATCH: z.coerce.number().int().min(1).max(100_000).default(5_000),
+  VIGIL_RETENTION_BUDGET_SEC: z.coerce.number().min(1).max(3_600).default(60),
   VIGIL_FAULT: z.enum(['exit-after-deliver']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -58,6 +72,8 @@ export interface Config {
   webhookAllowPrivate: boolean;
   gateway: GatewayTuning;
   dispatcher: DispatcherTuning;
+  /** Read by the worker's retention activity (README "Limits and retention"). */
+  retention: RetentionPolicy;
 }
 
 /** Dispatcher knobs (README "Propagation"); `fault` exists for crash tests only. */
@@ -66,6 +82,8 @@ export interface DispatcherTuning {
   webhookTimeoutMs: number;
   webhookMaxAttempts: number;
   reconcileEverySec: number;
+  /** Interval of the `vigil-retention` schedule when the dispatcher creates it. */
+  retentionEverySec: number;
   fault: 'exit-after-deliver' | undefined;
 }
 
@@ -85,6 +103,12 @@ export interface GatewayTuning {
   connEventsPerSec: number;
   tenantEventsPerSec: number;
   httpReqPerSec: number;
+  /** Per agent across all its websockets and posts on one gateway (burst twice that). */
+  agentEventsPerSec: number;
+  /** Open websockets per agent on one gateway; one more is refused (4429 TOO_MANY_CONNECTIONS). */
+  agentMaxConnections: number;
+  /** Frames of one websocket received but not yet answered; one more closes it (4429). */
+  wsMaxInflightFrames: number;
   /** Longest lifetime (exp - iat) of an agent token. */
   agentTokenMaxSec: number;
 }
@@ -128,6 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       connEventsPerSec: e.VIGIL_CONN_EVENTS_PER_SEC,
       tenantEventsPerSec: e.VIGIL_TENANT_EVENTS_PER_SEC,
       httpReqPerSec: e.VIGIL_HTTP_REQ_PER_SEC,
+      agentEventsPerSec: e.VIGIL_AGENT_EVENTS_PER_SEC,
+      agentMaxConnections: e.VIGIL_AGENT_MAX_CONNECTIONS,
+      wsMaxInflightFrames: e.VIGIL_WS_MAX_INFLIGHT_FRAMES,
       agentTokenMaxSec: e.VIGIL_AGENT_TOKEN_MAX_SEC,
     },
     dispatcher: {
@@ -135,7 +162,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookTimeoutMs: e.VIGIL_WEBHOOK_TIMEOUT_MS,
       webhookMaxAttempts: e.VIGIL_WEBHOOK_MAX_ATTEMPTS,
       reconcileEverySec: e.VIGIL_RECONCILE_EVERY_SEC,
+      retentionEverySec: e.VIGIL_RETENTION_EVERY_SEC,
       fault: e.VIGIL_FAULT,
+    },
+    retention: {
+      outboxDays: e.VIGIL_RETENTION_OUTBOX_DAYS,
+      deadLetterDays: e.VIGIL_RETENTION_DEAD_LETTER_DAYS,
+      statusLogDays: e.VIGIL_RETENTION_STATUS_LOG_DAYS,
+      feedDays: e.VIGIL_RETENTION_FEED_DAYS,
+      pushMinutes: e.VIGIL_RETENTION_PUSH_MIN,
+      dedupeHours: e.VIGIL_RETENTION_DEDUPE_HOURS,
+      closedTaskDays: e.VIGIL_RETENTION_CLOSED_TASK_DAYS,
+      batch: e.VIGIL_RETENTION_BATCH,
+      budgetMs: e.VIGIL_RETENTION_BUDGET_SEC * 1000,
     },
   };
 }

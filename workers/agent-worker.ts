@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
 import { createHcmActivities, type HcmDeps } from '../activities/hcm.ts';
 import { createReconcileActivities } from '../activities/reconcile.ts';
+import { createRetentionActivities } from '../activities/retention.ts';
+import type { RetentionPolicy } from '../db/retention.ts';
 
 export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -26,6 +28,8 @@ export interface AgentWorkerOptions extends HcmDeps {
   namespace: string;
   taskQueue: string;
   workflowBundle: WorkflowBundleOption;
+  /** What the retention activity keeps; default the configuration's defaults. */
+  retention?: Partial<RetentionPolicy>;
 }
 
 let runtimeInstalled = false;
@@ -47,7 +51,7 @@ export function createAgentWorker(o: AgentWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowBundle: o.workflowBundle,
-    activities: { ...createHcmActivities(o), ...createReconcileActivities(o) },
+    activities: { ...createHcmActivities(o), ...createReconcileActivities(o), ...createRetentionActivities(o) },
     // Agents are long-lived and mostly idle: keep many cached, poll modestly.
     maxCachedWorkflows: 5000,
     // After a worker restart its agents' next tasks wait this long on the old sticky queue: keep

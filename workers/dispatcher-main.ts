@@ -1,6 +1,6 @@
 // Entry point of the dispatcher process: `tsx workers/dispatcher-main.ts` (npm start runs it).
 // Runs every lane (feed, push, one per webhook subscription), serves its metrics, and makes sure
-// the reconciliation schedule exists.
+// the reconciliation and retention schedules exist.
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool.ts';
 import { loadConfig } from '../platform/config.ts';
@@ -10,6 +10,7 @@ import { startDispatcher } from './dispatcher.ts';
 import { DEFAULT_RETRY } from './lanes/retry.ts';
 import { createDispatcherMetrics, serveMetrics } from './metrics.ts';
 import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from './reconcile-schedule.ts';
+import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID } from './retention-schedule.ts';
 
 const log = createLogger('dispatcher');
 const cfg = loadConfig();
@@ -38,16 +39,25 @@ log.info({ lanes: dispatcher.lanes(), metricsPort: server?.port, fault: d.fault 
 if (cfg.temporalAddress) {
   try {
     const connection = await Connection.connect({ address: cfg.temporalAddress });
-    const created = await ensureReconcileSchedule(new Client({ connection, namespace: cfg.temporalNamespace }), {
-      taskQueue: cfg.taskQueue, everySec: d.reconcileEverySec,
-    });
-    log.info({ scheduleId: RECONCILE_SCHEDULE_ID, created }, 'reconciliation schedule in place');
+    const client = new Client({ connection, namespace: cfg.temporalNamespace });
+    try {
+      const created = await ensureReconcileSchedule(client, { taskQueue: cfg.taskQueue, everySec: d.reconcileEverySec });
+      log.info({ scheduleId: RECONCILE_SCHEDULE_ID, created }, 'reconciliation schedule in place');
+    } catch (err) {
+      log.warn({ err }, 'could not ensure the reconciliation schedule; webhooks still deliver');
+    }
+    try {
+      const created = await ensureRetentionSchedule(client, { taskQueue: cfg.taskQueue, everySec: d.retentionEverySec });
+      log.info({ scheduleId: RETENTION_SCHEDULE_ID, created }, 'retention schedule in place');
+    } catch (err) {
+      log.warn({ err }, 'could not ensure the retention schedule; old rows are kept until it exists');
+    }
     await connection.close();
   } catch (err) {
-    log.warn({ err }, 'could not ensure the reconciliation schedule; webhooks still deliver');
+    log.warn({ err }, 'could not reach Temporal: no reconciliation or retention schedule; webhooks still deliver');
   }
 } else {
-  log.warn('TEMPORAL_ADDRESS unset: no reconciliation schedule');
+  log.warn('TEMPORAL_ADDRESS unset: no reconciliation or retention schedule');
 }
 
 onStopSignal(async () => {

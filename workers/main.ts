@@ -30,6 +30,7 @@ const worker = await createAgentWorker({
   workflowBundle: await bundleWorkflows(),
   pool,
   region: cfg.region,
+  retention: cfg.retention,
 });
 onStopSignal(() => worker.shutdown());
 log.info({ taskQueue: cfg.taskQueue, metricsPort: server?.port }, 'worker running');

@@ -1,3 +1,4 @@
 // Everything the worker registers as workflow code.
 export { agentWorkflow } from './agent.ts';
 export { reconcileWorkflow } from './reconcile.ts';
+export { retentionWorkflow } from './retention.ts';

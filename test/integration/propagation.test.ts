@@ -14,6 +14,7 @@ import { startDispatcher, type DispatcherOptions, type RunningDispatcher } from 
 import { signWebhook } from '../../workers/lanes/webhook.ts';
 import { createDispatcherMetrics, serveMetrics } from '../../workers/metrics.ts';
 import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from '../../workers/reconcile-schedule.ts';
+import { RETENTION_SCHEDULE_ID } from '../../workers/retention-schedule.ts';
 import { reconcileWorkflow } from '../../workflows/reconcile.ts';
 import { createHarness, eventually, type Harness } from '../harness.ts';
 
@@ -100,6 +101,7 @@ describe('propagation', () => {
   afterAll(async () => {
     await runCleanups();
     await h.client.schedule.getHandle(RECONCILE_SCHEDULE_ID).delete().catch(() => {});
+    await h.client.schedule.getHandle(RETENTION_SCHEDULE_ID).delete().catch(() => {});
     await h.pool.query(`DELETE FROM webhook_subscriptions WHERE tenant LIKE $1`, [`${h.tenant}%`]);
     await h?.close();
   });
@@ -196,6 +198,10 @@ describe('propagation', () => {
     expect(await ensureReconcileSchedule(h.client, { taskQueue: h.taskQueue, everySec: 60 })).toBe(false);
     // Later tests run reconcileWorkflow themselves; a scheduled run racing them would make them flaky.
     await h.client.schedule.getHandle(RECONCILE_SCHEDULE_ID).delete();
+    // The dispatcher creates the retention schedule too (test/integration/retention.test.ts runs the workflow).
+    const retention = await eventually(() => h.client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe().catch(() => undefined), 20_000, 'the retention schedule');
+    expect(retention.action.type === 'startWorkflow' && retention.action.workflowType).toBe('retentionWorkflow');
+    await h.client.schedule.getHandle(RETENTION_SCHEDULE_ID).delete();
     await runCleanups();
   });
 
