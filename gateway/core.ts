@@ -13,7 +13,7 @@ import { agentWorkflowId, eventsSignal, type EventsSignal } from '../workflows/c
 import { Coalescer, type Batch } from './coalescer.ts';
 import { checkEvents } from './frames.ts';
 import type { GatewayDeps } from './http.ts';
-import { deletePending, IntakeWriter } from './intake.ts';
+import { deletePending, IntakeWriter, RefusedInput } from './intake.ts';
 import { Presence } from './presence.ts';
 import { BucketMap } from './rate-limit.ts';
 
@@ -194,6 +194,14 @@ export function createCore(d: GatewayDeps) {
         m.receipts.inc({ via });
         return { type: 'receipt', accepted: p.fresh.map((e) => e.reqId), duplicates: p.duplicates, rejected };
       } catch (err) {
+        if (err instanceof RefusedInput) {
+          // Postgres refuses this frame's data: resending cannot help, so say so instead of `retry`.
+          log.warn({ err, tenant, agentId, sqlState: err.sqlState }, 'intake refused a frame');
+          m.rejects.inc({ code: 'INVALID_INPUT' });
+          m.receipts.inc({ via });
+          const refused = valid.map((e) => ({ reqId: e.reqId, code: 'INVALID_INPUT', message: err.message }));
+          return { type: 'receipt', accepted: [], duplicates: [], rejected: [...rejected, ...refused] };
+        }
         log.error({ err }, 'intake commit failed');
         m.rejects.inc({ code: 'UNAVAILABLE' });
         m.receipts.inc({ via });
