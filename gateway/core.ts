@@ -15,6 +15,7 @@ import { checkEvents } from './frames.ts';
 import type { GatewayDeps } from './http.ts';
 import { deletePending, IntakeWriter, RefusedInput } from './intake.ts';
 import { Presence } from './presence.ts';
+import { withDeadline } from './temporal-deadline.ts';
 import { BucketMap } from './rate-limit.ts';
 
 /** What a connected device looks like to the push side. */
@@ -54,13 +55,13 @@ export function createCore(d: GatewayDeps) {
 
   async function signalOne(tenant: string, agentId: string, payload: EventsSignal, source: string): Promise<void> {
     const end = m.signalLatency.startTimer();
-    await d.temporal.workflow.signalWithStart('agentWorkflow', {
+    await withDeadline(d.temporal, tuning.temporalTimeoutMs, () => d.temporal.workflow.signalWithStart('agentWorkflow', {
       workflowId: agentWorkflowId(tenant, agentId),
       taskQueue: d.taskQueue,
       args: [{ tenant, agentId }],
       signal: eventsSignal,
       signalArgs: [payload],
-    });
+    }));
     end();
     m.signals.inc({ source });
   }

@@ -7,7 +7,7 @@
 // live sockets' rows back, so they count again and their closes still disconnect.
 import { inTransaction, transaction, type Pool } from '../db/pool.ts';
 import type { AgentEvent } from '../workflows/model.ts';
-import type { Batch } from './coalescer.ts';
+import { splitBatch, type Batch } from './coalescer.ts';
 
 const SWEEP_LOCK = 7_420_101;
 /** Last-seen times collected in memory are written this often, in one statement. */
@@ -302,7 +302,8 @@ export class Presence {
     let failed = false;
     for (const b of batches.values()) {
       try {
-        await this.o.send(b);
+        // A dead gateway's backlog can exceed what one signal may carry; its rows go after the last part.
+        for (const part of splitBatch(b)) await this.o.send(part);
       } catch (e) {
         failed = true;
         this.o.onError?.(e);

@@ -27,6 +27,7 @@ const Env = z.object({
   VIGIL_TENANT_EVENTS_PER_SEC: z.coerce.number().min(1).default(5_000),
   VIGIL_HTTP_REQ_PER_SEC: z.coerce.number().min(1).default(50),
   VIGIL_AGENT_TOKEN_MAX_SEC: z.coerce.number().int().min(60).default(24 * 3600),
+  VIGIL_TEMPORAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   VIGIL_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0'),
   VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   VIGIL_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
@@ -84,6 +85,8 @@ export interface GatewayTuning {
   httpReqPerSec: number;
   /** Longest lifetime (exp - iat) of an agent token. */
   agentTokenMaxSec: number;
+  /** Deadline of every Temporal call the gateway makes (signal, query, update, describeTaskQueue). */
+  temporalTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -125,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tenantEventsPerSec: e.VIGIL_TENANT_EVENTS_PER_SEC,
       httpReqPerSec: e.VIGIL_HTTP_REQ_PER_SEC,
       agentTokenMaxSec: e.VIGIL_AGENT_TOKEN_MAX_SEC,
+      temporalTimeoutMs: e.VIGIL_TEMPORAL_TIMEOUT_MS,
     },
     dispatcher: {
       metricsPort: e.VIGIL_DISPATCHER_METRICS_PORT,
