@@ -93,6 +93,7 @@ export function createCore(d: GatewayDeps) {
     pool: d.pool, gatewayId, leaseSec: tuning.leaseSec,
     httpDeviceTimeoutSec: tuning.httpDeviceTimeoutSec ?? (3 * tuning.heartbeatMs) / 1000,
     send: (b) => signal(b, 'sweeper'),
+    signalDeadlineMs: tuning.temporalTimeoutMs,
     reconnected: (tenant, agentId, deviceId) => coalescer.device(tenant, agentId, { deviceId, connected: true, at: Date.now() }),
     onError: (err) => log.warn({ err }, 'presence'),
   });
