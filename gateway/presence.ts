@@ -254,7 +254,7 @@ export class Presence {
     return (r.rowCount ?? 0) > 0;
   }
 
-  /** One pass; also callable from tests. Serialised across instances by an advisory lock. */
+  /** One pass; also callable from tests. Instances may sweep at once: claims keep them off each other's rows. */
   sweep(): Promise<void> {
     this.sweeping ??= this.sweepOnce()
       .catch((e) => this.o.onError?.(e))
