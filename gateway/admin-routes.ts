@@ -11,6 +11,7 @@ import { idParams } from '../platform/ids.ts';
 import { badString } from '../platform/text.ts';
 import { bearerAuth, fail, requireRole, type GatewayDeps } from './http.ts';
 import { notifyRuleChange } from './rule-changes.ts';
+import { withDeadline } from './temporal-deadline.ts';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const NAMES = { type: 'array', items: NAME, minItems: 1, maxItems: 500, uniqueItems: true } as const;
@@ -35,7 +36,9 @@ export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void 
     const stop = new AbortController();
     // A query waits for a worker; a supervisor still gets HCM's side when none answers.
     const late = sleep(WORKFLOW_QUERY_MS, undefined, { signal: stop.signal }).catch(() => undefined);
-    const answer = d.temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).query(stateQuery).then(
+    const query = () => d.temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).query(stateQuery);
+    // The deadline ends the call itself; the race only answers the supervisor sooner.
+    const answer = withDeadline(d.temporal, app.vigil.tuning.temporalTimeoutMs, query).then(
       (s) => s.timeline,
       (err: Error) => (err.name === 'WorkflowNotFoundError' ? [] : undefined),
     );
@@ -163,7 +166,7 @@ export function registerAdminRoutes(app: FastifyInstance, d: GatewayDeps): void 
       const rule = await upsertRule(d.pool, tenant, req.params.ruleId, req.body);
       // `reached`: running agent workflows told to re-read their rule now (0 when the edit can
       // only move deadlines later: each workflow learns that at its next wake-up).
-      const reached = await notifyRuleChange(d.pool, d.temporal, tenant, before, rule);
+      const reached = await notifyRuleChange(d.pool, d.temporal, tenant, before, rule, app.vigil.tuning.temporalTimeoutMs);
       return reply.code(rule.version === 1 ? 201 : 200).send({ ...rule, reached });
     },
   );

@@ -21,9 +21,17 @@ export interface Batch {
   pendingIds: number[];
 }
 
+/**
+ * JSON bytes of one signal at most. Temporal refuses a payload over 2 MB, and a batch that grew
+ * during a long outage would then fail forever; a quarter of that leaves room for the envelope.
+ */
+export const MAX_SIGNAL_BYTES = 512 * 1024;
+
 export interface CoalescerOptions {
   /** At most one digest of pure activity per agent this often. */
   digestMs(): number;
+  /** Budget of one signal (default MAX_SIGNAL_BYTES); larger batches go in several, in order. */
+  maxSignalBytes?: number;
   /** Delivers a batch (signalWithStart); a rejection keeps the batch for a retry. */
   send(batch: Batch): Promise<void>;
   now?: () => number;
@@ -192,28 +200,87 @@ export class Coalescer {
     a.pendingIds = [];
     a.urgent = false;
     a.lastSignalAt = this.now();
-    this.stats.signals++;
-    a.sending = this.o.send(batch).then(
-      () => {
+    a.sending = this.sendParts(splitBatch(batch, this.o.maxSignalBytes)).then((failed) => {
+      if (!failed) {
         a.failures = 0;
-        this.stats.eventsForwarded += batch.events.length;
-      },
-      (err) => {
-        a.failures++;
-        this.stats.failures++;
-        this.o.onError?.(err, batch);
-        // Put it back in front of anything that arrived meanwhile, in order.
-        a.events = [...batch.events, ...a.events];
-        a.devices = [...batch.devices, ...a.devices];
-        a.pendingIds = [...batch.pendingIds, ...a.pendingIds];
-        a.urgent = a.urgent || batch.devices.length > 0 || batch.pendingIds.length > 0;
-      },
-    ).finally(() => {
+        return;
+      }
+      const { err, unsent } = failed;
+      a.failures++;
+      this.stats.failures++;
+      this.o.onError?.(err, unsent);
+      // Put what did not go back in front of anything that arrived meanwhile, in order.
+      a.events = [...unsent.events, ...a.events];
+      a.devices = [...unsent.devices, ...a.devices];
+      a.pendingIds = [...unsent.pendingIds, ...a.pendingIds];
+      a.urgent = a.urgent || unsent.devices.length > 0 || unsent.pendingIds.length > 0;
+    }).finally(() => {
       a.sending = undefined;
       if (worthSending(a)) this.schedule(a);
     });
     return a.sending;
   }
+
+  /** One part after the other; on a failure, the error and the parts not delivered, merged. */
+  private async sendParts(parts: Batch[]): Promise<{ err: unknown; unsent: Batch } | undefined> {
+    for (const [i, part] of parts.entries()) {
+      this.stats.signals++;
+      try {
+        await this.o.send(part);
+      } catch (err) {
+        return { err, unsent: mergeBatches(parts.slice(i)) };
+      }
+      this.stats.eventsForwarded += part.events.length;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Splits a batch into signals of at most `maxBytes` of JSON each, in the order the workflow applies
+ * one batch (core.ts `signal`): connects, events, disconnects. Only the last part carries the intake
+ * rows, so they are deleted once every part was delivered. An item over the budget goes alone.
+ */
+export function splitBatch(b: Batch, maxBytes = MAX_SIGNAL_BYTES): Batch[] {
+  if (signalBytes(b) <= maxBytes) return [b];
+  type Unit = { event: AgentEvent } | { device: DeviceChange };
+  const units: Unit[] = [
+    ...b.devices.filter((d) => d.connected).map((device) => ({ device })),
+    ...b.events.map((event) => ({ event })),
+    ...b.devices.filter((d) => !d.connected).map((device) => ({ device })),
+  ];
+  const empty = (): Batch => ({ tenant: b.tenant, agentId: b.agentId, events: [], devices: [], pendingIds: [] });
+  const parts: Batch[] = [empty()];
+  let size = EMPTY_SIGNAL_BYTES;
+  for (const u of units) {
+    // Each item also costs the comma before it.
+    const n = Buffer.byteLength(JSON.stringify('event' in u ? u.event : u.device)) + 1;
+    const part = parts.at(-1)!;
+    if (size + n > maxBytes && part.events.length + part.devices.length > 0) {
+      parts.push(empty());
+      size = EMPTY_SIGNAL_BYTES;
+    }
+    if ('event' in u) parts.at(-1)!.events.push(u.event);
+    else parts.at(-1)!.devices.push(u.device);
+    size += n;
+  }
+  parts.at(-1)!.pendingIds = [...b.pendingIds];
+  return parts;
+}
+
+const EMPTY_SIGNAL_BYTES = Buffer.byteLength(JSON.stringify({ events: [], devices: [] }));
+
+/** What one batch weighs as a signal payload (JSON, UTF-8). */
+export function signalBytes(b: Pick<Batch, 'events' | 'devices'>): number {
+  return Buffer.byteLength(JSON.stringify({ events: b.events, devices: b.devices }));
+}
+
+function mergeBatches(parts: Batch[]): Batch {
+  const first = parts[0]!;
+  return {
+    tenant: first.tenant, agentId: first.agentId, events: parts.flatMap((p) => p.events),
+    devices: parts.flatMap((p) => p.devices), pendingIds: parts.flatMap((p) => p.pendingIds),
+  };
 }
 
 /** Anything but heartbeats: a heartbeat's only fact (the device is there) is already in HCM. */

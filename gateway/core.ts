@@ -13,9 +13,10 @@ import { agentWorkflowId, eventsSignal, type EventsSignal } from '../workflows/c
 import { Coalescer, type Batch } from './coalescer.ts';
 import { checkEvents } from './frames.ts';
 import type { GatewayDeps } from './http.ts';
-import { deletePending, IntakeWriter } from './intake.ts';
+import { deletePending, IntakeWriter, RefusedInput } from './intake.ts';
 import { Presence } from './presence.ts';
 import { ConnectionCounter, FairLimiter, type EventRefusal } from './rate-limit.ts';
+import { withDeadline } from './temporal-deadline.ts';
 
 /** What a connected device looks like to the push side. */
 export interface PushTarget {
@@ -54,13 +55,13 @@ export function createCore(d: GatewayDeps) {
 
   async function signalOne(tenant: string, agentId: string, payload: EventsSignal, source: string): Promise<void> {
     const end = m.signalLatency.startTimer();
-    await d.temporal.workflow.signalWithStart('agentWorkflow', {
+    await withDeadline(d.temporal, tuning.temporalTimeoutMs, () => d.temporal.workflow.signalWithStart('agentWorkflow', {
       workflowId: agentWorkflowId(tenant, agentId),
       taskQueue: d.taskQueue,
       args: [{ tenant, agentId }],
       signal: eventsSignal,
       signalArgs: [payload],
-    });
+    }));
     end();
     m.signals.inc({ source });
   }
@@ -92,6 +93,7 @@ export function createCore(d: GatewayDeps) {
     pool: d.pool, gatewayId, leaseSec: tuning.leaseSec,
     httpDeviceTimeoutSec: tuning.httpDeviceTimeoutSec ?? (3 * tuning.heartbeatMs) / 1000,
     send: (b) => signal(b, 'sweeper'),
+    signalDeadlineMs: tuning.temporalTimeoutMs,
     reconnected: (tenant, agentId, deviceId) => coalescer.device(tenant, agentId, { deviceId, connected: true, at: Date.now() }),
     onError: (err) => log.warn({ err }, 'presence'),
   });
@@ -201,6 +203,14 @@ export function createCore(d: GatewayDeps) {
         m.receipts.inc({ via });
         return { type: 'receipt', accepted: p.fresh.map((e) => e.reqId), duplicates: p.duplicates, rejected };
       } catch (err) {
+        if (err instanceof RefusedInput) {
+          // Postgres refuses this frame's data: resending cannot help, so say so instead of `retry`.
+          log.warn({ err, tenant, agentId, sqlState: err.sqlState }, 'intake refused a frame');
+          m.rejects.inc({ code: 'INVALID_INPUT' });
+          m.receipts.inc({ via });
+          const refused = valid.map((e) => ({ reqId: e.reqId, code: 'INVALID_INPUT', message: err.message }));
+          return { type: 'receipt', accepted: [], duplicates: [], rejected: [...rejected, ...refused] };
+        }
         log.error({ err }, 'intake commit failed');
         m.rejects.inc({ code: 'UNAVAILABLE' });
         m.receipts.inc({ via });

@@ -5,11 +5,17 @@
 // Device liveness: every device's last_seen_at is refreshed in batches; HTTP-only devices, which
 // have no socket to close, are expired by it. A gateway that finds its own lease lapsed puts its
 // live sockets' rows back, so they count again and their closes still disconnect.
-import { inTransaction, transaction, type Pool } from '../db/pool.ts';
+// The sweeper holds no lock across a Temporal call: claim (short transaction), signal, delete.
+import { inTransaction, type Pool } from '../db/pool.ts';
 import type { AgentEvent } from '../workflows/model.ts';
-import type { Batch } from './coalescer.ts';
+import { splitBatch, type Batch } from './coalescer.ts';
 
-const SWEEP_LOCK = 7_420_101;
+/**
+ * A sweeper's claim on a dead gateway's rows lasts this many signal deadlines: it starts signals
+ * only during the first CLAIM_DEADLINES − 1 of them, so every one has ended (landed or failed) when
+ * the claim lapses. A reconnect that took a claimed row over re-asserts its connect then.
+ */
+const CLAIM_DEADLINES = 3;
 /** Last-seen times collected in memory are written this often, in one statement. */
 const SEEN_FLUSH_MS = 1_000;
 /** HTTP devices expired per sweep pass; the rest wait for the next one. */
@@ -23,6 +29,8 @@ export interface PresenceOptions {
   httpDeviceTimeoutSec: number;
   /** Signals one agent's leftovers of a dead gateway; must throw when the workflow did not get them. */
   send(batch: Batch): Promise<void>;
+  /** Deadline of one `send` (the Temporal call's); sizes the sweeper's claims. */
+  signalDeadlineMs: number;
   /** A live socket's device was counted again after this gateway's lease had lapsed: signal a connect. */
   reconnected(tenant: string, agentId: string, deviceId: string): void;
   onError?: (err: unknown) => void;
@@ -58,8 +66,13 @@ export class Presence {
   private readonly sessions = new Map<string, Session>();
   /** Devices heard from since the last flush. */
   private heard = new Map<string, DeviceRef>();
+  /** Connects to re-assert once a sweeper's disconnect of the same device has surely landed. */
+  private readonly reasserts = new Set<ReturnType<typeof setTimeout>>();
+  private readonly claimMs: number;
 
-  constructor(private readonly o: PresenceOptions) {}
+  constructor(private readonly o: PresenceOptions) {
+    this.claimMs = CLAIM_DEADLINES * o.signalDeadlineMs;
+  }
 
   async start(): Promise<void> {
     await this.renew();
@@ -73,6 +86,8 @@ export class Presence {
     clearInterval(this.renewTimer);
     clearInterval(this.sweepTimer);
     clearInterval(this.seenTimer);
+    for (const t of this.reasserts) clearTimeout(t);
+    this.reasserts.clear();
     await Promise.allSettled([this.sweeping, this.renewing, this.reregistering]);
     await this.flushSeen().catch((e) => this.o.onError?.(e));
     await this.o.pool.query(
@@ -110,27 +125,38 @@ export class Presence {
 
   /**
    * After a lapse another gateway may have declared this one's devices gone and deleted their rows:
-   * put back those nobody took over since, and tell their workflows. Taking the sweep lock first
-   * lets a sweep of this gateway that is under way finish, so it cannot delete the rows afterwards.
+   * put back those nobody took over since, and tell their workflows. A row a sweeper is still
+   * reporting gone (swept_at) is taken back too, and its connect re-asserted once that report landed.
    */
   private async reregister(): Promise<void> {
     this.owesReregister = false;
-    const live = [...this.sessions.values()];
+    // Sorted, so concurrent writers lock rows in one order.
+    const live = [...this.sessions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, x]) => x);
     const back = await inTransaction(this.o.pool, async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock($1)', [SWEEP_LOCK]);
+      const cols = [live.map((x) => x.tenant), live.map((x) => x.agentId), live.map((x) => x.deviceId), live.map((x) => x.sessionId)];
+      const { rows: before } = await c.query<{ tenant: string; agent_id: string; device_id: string; swept: boolean }>(
+        `SELECT d.tenant, d.agent_id, d.device_id, d.swept_at IS NOT NULL AS swept FROM device_sessions d
+           JOIN unnest($1::text[], $2::text[], $3::text[]) AS v(t, a, dv) ON d.tenant = v.t AND d.agent_id = v.a AND d.device_id = v.dv
+          ORDER BY d.tenant, d.agent_id, d.device_id FOR UPDATE OF d`,
+        cols.slice(0, 3),
+      );
+      const existed = new Map(before.map((r) => [dkey(r.tenant, r.agent_id, r.device_id), r.swept]));
+      // Own sessions only: a row some reconnect took over stays with it.
       const { rows } = await c.query<{ tenant: string; agent_id: string; device_id: string; session_id: string }>(
         `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id, via)
          SELECT t, a, d, s, $5, 'ws' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(t, a, d, s)
-         ON CONFLICT (tenant, agent_id, device_id) DO NOTHING
+         ON CONFLICT (tenant, agent_id, device_id) DO UPDATE SET gateway_id = EXCLUDED.gateway_id, swept_at = NULL
+           WHERE device_sessions.session_id = EXCLUDED.session_id AND device_sessions.swept_at IS NOT NULL
          RETURNING tenant, agent_id, device_id, session_id`,
-        [live.map((x) => x.tenant), live.map((x) => x.agentId), live.map((x) => x.deviceId), live.map((x) => x.sessionId), this.o.gatewayId],
+        [...cols, this.o.gatewayId],
       );
-      return rows;
+      return rows.map((r) => ({ ...r, swept: existed.get(dkey(r.tenant, r.agent_id, r.device_id)) === true }));
     });
     for (const r of back) {
       if (this.sessions.get(dkey(r.tenant, r.agent_id, r.device_id))?.sessionId === r.session_id) {
         this.stats.reregistered++;
         this.o.reconnected(r.tenant, r.agent_id, r.device_id);
+        if (r.swept) this.reassertLater(r.tenant, r.agent_id, r.device_id, r.session_id);
       } else {
         // The socket closed while we were putting it back; its close found no row to delete.
         await this.o.pool.query(
@@ -143,13 +169,36 @@ export class Presence {
 
   /** A device of an agent is here now; a reconnect elsewhere took the row over from its old gateway. */
   async connect(tenant: string, agentId: string, deviceId: string, sessionId: string): Promise<void> {
-    await this.o.pool.query(
-      `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (tenant, agent_id, device_id) DO UPDATE SET session_id = EXCLUDED.session_id,
-         gateway_id = EXCLUDED.gateway_id, connected_at = now(), last_seen_at = now(), via = 'ws'`,
-      [tenant, agentId, deviceId, sessionId, this.o.gatewayId],
-    );
+    const swept = await inTransaction(this.o.pool, async (c) => {
+      const { rows } = await c.query<{ swept: boolean }>(
+        'SELECT swept_at IS NOT NULL AS swept FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = $3 FOR UPDATE',
+        [tenant, agentId, deviceId],
+      );
+      await c.query(
+        `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant, agent_id, device_id) DO UPDATE SET session_id = EXCLUDED.session_id,
+           gateway_id = EXCLUDED.gateway_id, connected_at = now(), last_seen_at = now(), via = 'ws', swept_at = NULL`,
+        [tenant, agentId, deviceId, sessionId, this.o.gatewayId],
+      );
+      return rows[0]?.swept === true;
+    });
     this.sessions.set(dkey(tenant, agentId, deviceId), { tenant, agentId, deviceId, sessionId });
+    // A sweeper's "disconnected" for the row we took over may land after our "connected".
+    if (swept) this.reassertLater(tenant, agentId, deviceId, sessionId);
+  }
+
+  /**
+   * Signals the device's connect again once any sweeper's claim on its old row has lapsed (so its
+   * disconnect has landed or failed), if this session still holds it; a close before then cancels
+   * it, and the coalescer keeps it ahead of any later disconnect.
+   */
+  private reassertLater(tenant: string, agentId: string, deviceId: string, sessionId: string): void {
+    const t = setTimeout(() => {
+      this.reasserts.delete(t);
+      if (this.sessions.get(dkey(tenant, agentId, deviceId))?.sessionId === sessionId) this.o.reconnected(tenant, agentId, deviceId);
+    }, this.claimMs + 1000);
+    t.unref();
+    this.reasserts.add(t);
   }
 
   /**
@@ -205,7 +254,7 @@ export class Presence {
     return (r.rowCount ?? 0) > 0;
   }
 
-  /** One pass; also callable from tests. Serialised across instances by an advisory lock. */
+  /** One pass; also callable from tests. Instances may sweep at once: claims keep them off each other's rows. */
   sweep(): Promise<void> {
     this.sweeping ??= this.sweepOnce()
       .catch((e) => this.o.onError?.(e))
@@ -214,28 +263,16 @@ export class Presence {
   }
 
   private async sweepOnce(): Promise<void> {
-    const c = await this.o.pool.connect();
-    try {
-      const { rows: lock } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SWEEP_LOCK]);
-      if (!lock[0]!.ok) return;
-      try {
-        // Never this gateway itself: if its own lease lapsed, it is alive and its sockets are open
-        // (its next renewal notices and puts its rows back).
-        const { rows: dead } = await c.query<{ gateway_id: string }>(
-          `SELECT gateway_id FROM gateway_leases WHERE expires_at < now() AND gateway_id <> $2
-           UNION SELECT DISTINCT gateway_id FROM intake_pending p
-            WHERE created_at < now() - make_interval(secs => $1) AND gateway_id <> $2
-              AND NOT EXISTS (SELECT 1 FROM gateway_leases l WHERE l.gateway_id = p.gateway_id)`,
-          [this.o.leaseSec, this.o.gatewayId],
-        );
-        for (const { gateway_id } of dead) await this.takeOver(c, gateway_id);
-      } finally {
-        await c.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK]);
-      }
-    } finally {
-      c.release();
-    }
-    // After the lock is released: this signals workflows and holds no lock meanwhile.
+    // Never this gateway itself: if its own lease lapsed, it is alive and its sockets are open
+    // (its next renewal notices and puts its rows back).
+    const { rows: dead } = await this.o.pool.query<{ gateway_id: string }>(
+      `SELECT gateway_id FROM gateway_leases WHERE expires_at < now() AND gateway_id <> $2
+       UNION SELECT DISTINCT gateway_id FROM intake_pending p
+        WHERE created_at < now() - make_interval(secs => $1) AND gateway_id <> $2
+          AND NOT EXISTS (SELECT 1 FROM gateway_leases l WHERE l.gateway_id = p.gateway_id)`,
+      [this.o.leaseSec, this.o.gatewayId],
+    );
+    for (const { gateway_id } of dead) await this.takeOver(gateway_id);
     await this.expireHttpDevices();
   }
 
@@ -270,52 +307,86 @@ export class Presence {
     }
   }
 
-  /** Forwards a dead gateway's leftovers, agent by agent; a failed signal leaves them for next time. */
-  private async takeOver(c: import('pg').PoolClient, gatewayId: string): Promise<void> {
-    // Row locks make a concurrent reconnect (which takes a device row over) wait for this pass, so
-    // its "connected" reaches the workflow after our "disconnected", never before.
-    await transaction(c, (t) => this.forwardLeftovers(t, gatewayId));
-  }
-
-  private async forwardLeftovers(c: import('pg').PoolClient, gatewayId: string): Promise<void> {
-    const { rows: devices } = await c.query<{ tenant: string; agent_id: string; device_id: string }>(
-      // HTTP devices belong to no gateway (a load balancer spreads their posts): they expire by last_seen_at.
-      `SELECT tenant, agent_id, device_id FROM device_sessions WHERE gateway_id = $1 AND via = 'ws' FOR UPDATE`,
-      [gatewayId],
-    );
-    const { rows: pending } = await c.query<{ id: number; tenant: string; agent_id: string; events: AgentEvent[] }>(
-      'SELECT id, tenant, agent_id, events FROM intake_pending WHERE gateway_id = $1 ORDER BY id FOR UPDATE',
-      [gatewayId],
-    );
+  /**
+   * Forwards a dead gateway's leftovers, agent by agent, holding no lock while it signals: claim
+   * (short transaction), signal, then delete what was delivered, each device row only if it still
+   * is the dead gateway's session. A reconnect that took a row over meanwhile keeps it and is never
+   * reported gone after its connect: it saw the claim (swept_at) and re-asserts its connect once
+   * the claim lapsed, by when our disconnect has landed or failed. A failed signal leaves the rows
+   * claimed; the next pass after the claim lapses sends them again.
+   */
+  private async takeOver(gatewayId: string): Promise<void> {
+    const claimedAt = Date.now();
+    const { devices, pending } = await this.claim(gatewayId);
     const batches = new Map<string, Batch>();
-    const batch = (tenant: string, agentId: string) => batchOf(batches, tenant, agentId);
+    const sessions = new Map<string, string>();
     for (const p of pending) {
-      const b = batch(p.tenant, p.agent_id);
+      const b = batchOf(batches, p.tenant, p.agent_id);
       b.events.push(...p.events);
       b.pendingIds.push(p.id);
     }
     const now = Date.now();
-    for (const d of devices) batch(d.tenant, d.agent_id).devices.push({ deviceId: d.device_id, connected: false, at: now });
-    let failed = false;
+    for (const d of devices) {
+      batchOf(batches, d.tenant, d.agent_id).devices.push({ deviceId: d.device_id, connected: false, at: now });
+      sessions.set(dkey(d.tenant, d.agent_id, d.device_id), d.session_id);
+    }
+    // Signals may start only while they surely end before the claim lapses.
+    const startBy = claimedAt + this.claimMs - this.o.signalDeadlineMs;
     for (const b of batches.values()) {
       try {
-        await this.o.send(b);
+        for (const part of splitBatch(b)) {
+          if (Date.now() > startBy) throw new Error(`sweep of ${gatewayId}: claim nearly lapsed; the rest waits for the next pass`);
+          await this.o.send(part);
+        }
       } catch (e) {
-        failed = true;
         this.o.onError?.(e);
         continue;
       }
+      await this.release(gatewayId, b, b.devices.map((d) => sessions.get(dkey(b.tenant, b.agentId, d.deviceId))!));
+    }
+    const { rowCount } = await this.o.pool.query(
+      `DELETE FROM gateway_leases l WHERE gateway_id = $1 AND expires_at < now()
+          AND NOT EXISTS (SELECT 1 FROM device_sessions d WHERE d.gateway_id = l.gateway_id AND d.via = 'ws')
+          AND NOT EXISTS (SELECT 1 FROM intake_pending p WHERE p.gateway_id = l.gateway_id)`,
+      [gatewayId],
+    );
+    if ((rowCount ?? 0) > 0) this.stats.sweptGateways++;
+  }
+
+  /** Marks the dead gateway's unclaimed rows (or those whose claim lapsed) as this pass's, in one short transaction. */
+  private async claim(gatewayId: string) {
+    return inTransaction(this.o.pool, async (c) => {
+      const claimSec = this.claimMs / 1000;
+      // HTTP devices belong to no gateway (a load balancer spreads their posts): they expire by last_seen_at.
+      const { rows: devices } = await c.query<{ tenant: string; agent_id: string; device_id: string; session_id: string }>(
+        `UPDATE device_sessions SET swept_at = now()
+          WHERE gateway_id = $1 AND via = 'ws' AND (swept_at IS NULL OR swept_at < now() - make_interval(secs => $2))
+          RETURNING tenant, agent_id, device_id, session_id`,
+        [gatewayId, claimSec],
+      );
+      const { rows: pending } = await c.query<{ id: number; tenant: string; agent_id: string; events: AgentEvent[] }>(
+        `UPDATE intake_pending SET claimed_until = now() + make_interval(secs => $2)
+          WHERE gateway_id = $1 AND (claimed_until IS NULL OR claimed_until < now())
+          RETURNING id, tenant, agent_id, events`,
+        [gatewayId, claimSec],
+      );
+      return { devices, pending: pending.sort((a, b) => a.id - b.id) };
+    });
+  }
+
+  /** After every part of an agent's batch was signalled: forget its intake rows and the device rows still the dead gateway's. */
+  private async release(gatewayId: string, b: Batch, sessionIds: string[]): Promise<void> {
+    await inTransaction(this.o.pool, async (c) => {
       await c.query('DELETE FROM intake_pending WHERE id = ANY($1::bigint[])', [b.pendingIds]);
-      for (const d of b.devices) {
-        await c.query('DELETE FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = $3 AND gateway_id = $4', [b.tenant, b.agentId, d.deviceId, gatewayId]);
-      }
-      this.stats.sweptDevices += b.devices.length;
-      this.stats.sweptEvents += b.events.length;
-    }
-    if (!failed) {
-      await c.query('DELETE FROM gateway_leases WHERE gateway_id = $1 AND expires_at < now()', [gatewayId]);
-      this.stats.sweptGateways++;
-    }
+      const { rowCount } = await c.query(
+        `DELETE FROM device_sessions d USING unnest($3::text[], $4::text[]) AS v(device_id, session_id)
+          WHERE d.tenant = $1 AND d.agent_id = $2 AND d.device_id = v.device_id AND d.session_id = v.session_id
+            AND d.gateway_id = $5 AND d.swept_at IS NOT NULL`,
+        [b.tenant, b.agentId, b.devices.map((d) => d.deviceId), sessionIds, gatewayId],
+      );
+      this.stats.sweptDevices += rowCount ?? 0;
+    });
+    this.stats.sweptEvents += b.events.length;
   }
 }
 

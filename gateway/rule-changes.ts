@@ -7,6 +7,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Pool } from '../db/pool.ts';
 import { agentsInScopes, type RuleRow } from '../db/rules.ts';
 import { agentWorkflowId, eventsSignal } from '../workflows/contract.ts';
+import { withDeadline } from './temporal-deadline.ts';
 
 const CONCURRENCY = 16;
 
@@ -24,7 +25,7 @@ export function mayBringDeadlinesForward(before: RuleRow | undefined, after: Rul
 }
 
 /** Signals `refresh` to the affected agents' workflows; answers how many it reached. */
-export async function notifyRuleChange(pool: Pool, temporal: Client, tenant: string, before: RuleRow | undefined, after: RuleRow): Promise<number> {
+export async function notifyRuleChange(pool: Pool, temporal: Client, tenant: string, before: RuleRow | undefined, after: RuleRow, timeoutMs = 10_000): Promise<number> {
   if (!mayBringDeadlinesForward(before, after)) return 0;
   const agents = await agentsInScopes(pool, tenant, before ? [before.scope, after.scope] : [after.scope]);
   let reached = 0;
@@ -33,7 +34,7 @@ export async function notifyRuleChange(pool: Pool, temporal: Client, tenant: str
     while (next < agents.length) {
       const agentId = agents[next++]!;
       try {
-        await temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).signal(eventsSignal, { refresh: true });
+        await withDeadline(temporal, timeoutMs, () => temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).signal(eventsSignal, { refresh: true }));
         reached++;
       } catch (err) {
         // An agent without a workflow has no running window: it starts on the new rule.

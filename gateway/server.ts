@@ -16,6 +16,7 @@ import { idParams } from '../platform/ids.ts';
 import { registerPropagationRoutes } from './propagation-routes.ts';
 import { agentWorkflowId, eventsSignal, setStatusUpdate, stateQuery } from '../workflows/contract.ts';
 import { STATUSES, type Status } from '../workflows/model.ts';
+import { withDeadline } from './temporal-deadline.ts';
 
 export type { GatewayDeps };
 
@@ -78,6 +79,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
   });
 
   const auth = bearerAuth(d);
+  const inTime = <T>(fn: () => Promise<T>) => withDeadline(d.temporal, core.tuning.temporalTimeoutMs, fn);
   /** Self, or staff of the same tenant (tenant isolation is by construction: the tenant comes from the token). */
   const mayRead = (p: Principal, agentId: string) => p.sub === agentId || p.role !== 'agent';
 
@@ -93,9 +95,9 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
       core.log.warn({ err }, 'readyz: postgres is down');
     }
     try {
-      const tq = await d.temporal.workflowService.describeTaskQueue({
+      const tq = await inTime(() => d.temporal.workflowService.describeTaskQueue({
         namespace: d.namespace, taskQueue: { name: d.taskQueue }, taskQueueType: 1,
-      });
+      }));
       checks.temporal = 'ok';
       checks.worker = (tq.pollers?.length ?? 0) > 0 ? 'ok' : 'down';
     } catch (err) {
@@ -137,7 +139,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     const p = req.principal!;
     if (!mayRead(p, req.params.agentId)) return fail(reply, 403, 'FORBIDDEN', 'an agent may read only itself');
     try {
-      return await d.temporal.workflow.getHandle(agentWorkflowId(p.tenant, req.params.agentId)).query(stateQuery);
+      return await inTime(() => d.temporal.workflow.getHandle(agentWorkflowId(p.tenant, req.params.agentId)).query(stateQuery));
     } catch (err) {
       if ((err as Error).name === 'WorkflowNotFoundError') return fail(reply, 404, 'NOT_FOUND', `no workflow for ${req.params.agentId}`);
       throw err;
@@ -165,16 +167,18 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
       }
       try {
         // One workflow per agent, forever: a request for an agent not yet seen starts it.
-        const handle = await d.temporal.workflow.signalWithStart('agentWorkflow', {
-          workflowId: agentWorkflowId(p.tenant, req.params.agentId),
-          taskQueue: d.taskQueue,
-          args: [{ tenant: p.tenant, agentId: req.params.agentId }],
-          signal: eventsSignal,
-          signalArgs: [{}],
-        });
-        const res = await handle.executeUpdate(setStatusUpdate, {
+        const res = await inTime(async () => {
+          const handle = await d.temporal.workflow.signalWithStart('agentWorkflow', {
+            workflowId: agentWorkflowId(p.tenant, req.params.agentId),
+            taskQueue: d.taskQueue,
+            args: [{ tenant: p.tenant, agentId: req.params.agentId }],
+            signal: eventsSignal,
+            signalArgs: [{}],
+          });
+          return handle.executeUpdate(setStatusUpdate, {
             args: [{ status: req.body.status, reason: req.body.reason, requestId: randomUUID(), actor: { kind: staff && !self ? p.role as 'supervisor' : 'agent', id: p.sub } }],
           });
+        });
         stateCache.delete(`${p.tenant}\u0000${req.params.agentId}`);
         if (!res.committed && res.reason !== 'NO_CHANGE') return fail(reply, 409, res.reason, `HCM rejected the change: ${res.reason}`);
         return { agentId: req.params.agentId, status: res.facts.status, cause: res.facts.cause, since: new Date(res.facts.since).toISOString(), version: res.facts.version };

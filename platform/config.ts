@@ -31,6 +31,7 @@ const Env = z.object({
   VIGIL_AGENT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(5),
   VIGIL_WS_MAX_INFLIGHT_FRAMES: z.coerce.number().int().min(1).max(10_000).default(32),
   VIGIL_AGENT_TOKEN_MAX_SEC: z.coerce.number().int().min(60).default(24 * 3600),
+  VIGIL_TEMPORAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   VIGIL_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0'),
   VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   VIGIL_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
@@ -111,6 +112,8 @@ export interface GatewayTuning {
   wsMaxInflightFrames: number;
   /** Longest lifetime (exp - iat) of an agent token. */
   agentTokenMaxSec: number;
+  /** Deadline of every Temporal call the gateway makes (signal, query, update, describeTaskQueue). */
+  temporalTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -156,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       agentMaxConnections: e.VIGIL_AGENT_MAX_CONNECTIONS,
       wsMaxInflightFrames: e.VIGIL_WS_MAX_INFLIGHT_FRAMES,
       agentTokenMaxSec: e.VIGIL_AGENT_TOKEN_MAX_SEC,
+      temporalTimeoutMs: e.VIGIL_TEMPORAL_TIMEOUT_MS,
     },
     dispatcher: {
       metricsPort: e.VIGIL_DISPATCHER_METRICS_PORT,

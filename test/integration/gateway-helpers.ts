@@ -1,8 +1,10 @@
 // A real gateway on a free port for integration tests, plus a raw websocket client that records
 // every frame and the close code.
 import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
+import type { Pool } from '../../db/pool.ts';
 import { signToken, type Role } from '../../platform/auth.ts';
 import type { GatewayTuning } from '../../platform/config.ts';
 import { buildGateway } from '../../gateway/server.ts';
@@ -18,9 +20,12 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(h: Harness, tuning: Partial<GatewayTuning> = {}, extra: { allowedOrigins?: string[] } = {}): Promise<TestGateway> {
+/** `extra.temporal`/`extra.pool`: a gateway reaching Temporal or Postgres its own way (e.g. through a relay). */
+export async function startGateway(
+  h: Harness, tuning: Partial<GatewayTuning> = {}, extra: { allowedOrigins?: string[]; temporal?: Client; pool?: Pool } = {},
+): Promise<TestGateway> {
   const app = buildGateway({
-    pool: h.pool, temporal: h.client, namespace: 'default', taskQueue: h.taskQueue, jwtSecret: SECRET,
+    pool: extra.pool ?? h.pool, temporal: extra.temporal ?? h.client, namespace: 'default', taskQueue: h.taskQueue, jwtSecret: SECRET,
     tuning: { heartbeatMs: 1000, leaseSec: 1, drainGraceSec: 0, ...tuning }, allowedOrigins: extra.allowedOrigins ?? [],
   });
   await app.listen({ port: 0, host: '127.0.0.1' });

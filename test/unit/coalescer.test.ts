@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Coalescer, isCoalescable, mustSignalNow, type Batch } from '../../gateway/coalescer.ts';
+import { Coalescer, isCoalescable, mustSignalNow, signalBytes, splitBatch, type Batch, type DeviceChange } from '../../gateway/coalescer.ts';
 import type { IntakeFacts } from '../../db/intake.ts';
 import type { AgentEvent } from '../../workflows/model.ts';
 
@@ -158,5 +158,64 @@ describe('naive mode (benchmark baseline)', () => {
     for (let i = 1; i <= 5; i++) c.accept('t', 'a', [e(100)], i, false);
     expect(sent.map((b) => b.pendingIds)).toEqual([[1], [2], [3], [4], [5]]);
     expect(c.stats.signals).toBe(5);
+  });
+});
+
+describe('splitBatch: signals stay under a byte budget', () => {
+  const event = fc.record({
+    reqId: fc.uuid(), type: fc.constantFrom(2, 3, 5, 100), ts: fc.nat(),
+    data: fc.option(fc.record({ note: fc.string({ maxLength: 300 }) }), { nil: undefined }),
+  }).map((x): AgentEvent => (x.data === undefined ? { reqId: x.reqId, type: x.type, ts: x.ts } : x));
+  const device = fc.record({ deviceId: fc.constantFrom('a', 'b', 'c'), connected: fc.boolean(), at: fc.nat() });
+  const batch = fc.record({
+    events: fc.array(event, { maxLength: 80 }), devices: fc.array(device, { maxLength: 10 }),
+    pendingIds: fc.array(fc.nat(), { maxLength: 5 }),
+  }).map((b): Batch => ({ tenant: 't', agentId: 'a', ...b }));
+  const inApplyOrder = (ds: DeviceChange[]) => [...ds.filter((d) => d.connected), ...ds.filter((d) => !d.connected)];
+
+  it('property: parts concatenate to the input in order, each under the budget, intake rows on the last', () => {
+    fc.assert(
+      fc.property(batch, fc.integer({ min: 600, max: 20_000 }), (b, budget) => {
+        const parts = splitBatch(b, budget);
+        expect(parts.flatMap((p) => p.events)).toEqual(b.events);
+        const devices = parts.flatMap((p) => p.devices);
+        if (parts.length === 1) expect(devices).toEqual(b.devices);
+        else expect(devices).toEqual(inApplyOrder(b.devices));
+        for (const p of parts) {
+          expect(signalBytes(p)).toBeLessThanOrEqual(budget);
+          if (parts.length > 1) expect(p.events.length + p.devices.length).toBeGreaterThan(0);
+          expect([p.tenant, p.agentId]).toEqual(['t', 'a']);
+        }
+        expect(parts.slice(0, -1).flatMap((p) => p.pendingIds)).toEqual([]);
+        expect(parts.at(-1)!.pendingIds).toEqual(b.pendingIds);
+        // Connects before any event, disconnects after the last one, as in one unsplit signal.
+        const seq = parts.flatMap((p) => [...p.devices.filter((d) => d.connected).map(() => 'c'), ...p.events.map(() => 'e'), ...p.devices.filter((d) => !d.connected).map(() => 'd')]);
+        expect(seq.join('')).toMatch(/^c*e*d*$/);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('sends a backlog larger than the budget in several signals and deletes its intake rows only after the last', async () => {
+    const sent: Batch[] = [];
+    let failOn = 2;
+    const c = new Coalescer({
+      digestMs: () => DIGEST,
+      maxSignalBytes: 4096,
+      send: async (b) => {
+        if (--failOn === 0) throw new Error('temporal down');
+        sent.push(b);
+      },
+    });
+    const big = (n: number) => Array.from({ length: n }, () => ({ ...e(3), ticketId: 'x'.repeat(100) }));
+    const events = big(100);
+    c.accept('t', 'a', events, 7, true);
+    await vi.waitFor(() => expect(sent.flatMap((b) => b.events)).toEqual(events), { timeout: 5000 });
+    // The second part failed once: the first was not sent again.
+    expect(sent.length).toBeGreaterThan(2);
+    for (const b of sent) expect(signalBytes(b)).toBeLessThanOrEqual(4096);
+    expect(sent.flatMap((b) => b.pendingIds)).toEqual([7]);
+    expect(sent.at(-1)!.pendingIds).toEqual([7]);
+    expect(c.stats.failures).toBe(1);
   });
 });
