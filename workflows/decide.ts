@@ -182,8 +182,10 @@ function onEvents(state: AgentState, events: AgentEvent[], at: number): Decision
       if (s.taskCount === 0) s.noTaskSince = v2 ? t : at;
     }
     const wanted = event.data?.['status'];
-    if (event.type === EventType.WORK_STATUS && REQUESTABLE.includes(wanted as Status)) {
+    const stale = v2 && event.ts < (s.lastRequestTs ?? -Infinity);
+    if (event.type === EventType.WORK_STATUS && REQUESTABLE.includes(wanted as Status) && !stale) {
       request = { to: wanted as Status, event, t };
+      if (v2) s.lastRequestTs = event.ts;
     }
   }
 

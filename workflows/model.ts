@@ -141,6 +141,12 @@ export interface AgentState {
    * histories of workflows started before the upgrade replay). 2: facts first (README "Upgrading").
    */
   engine?: 2;
+  /**
+   * Engine 2: the client ts of the latest work-status request applied. A request the workflow hears
+   * of later but that is older (a dead gateway's leftover, forwarded by the sweeper after the agent's
+   * next request) must not undo the newer one: the client's ts orders an agent's events.
+   */
+  lastRequestTs?: number;
 }
 
 export type Input =
