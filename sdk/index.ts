@@ -179,6 +179,8 @@ export class WorkbenchClient {
   private fallbackRetryAt = 0;
   private abort: AbortController | undefined;
   private closeWaiters: (() => void)[] = [];
+  /** The code of the last `error` frame on this socket (it tells why the gateway closed it). */
+  private lastServerError: string | undefined;
 
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -380,7 +382,11 @@ export class WorkbenchClient {
       for (const w of this.closeWaiters.splice(0)) w();
       return;
     }
-    if (code === CloseCode.UNAUTHORIZED || code === CloseCode.FORBIDDEN) {
+    // An expired token closes the socket with 4401 after a TOKEN_EXPIRED error frame: with a token
+    // function the client asks it again on reconnect; a fixed token cannot get better, so it stops.
+    const expired = code === CloseCode.UNAUTHORIZED && this.lastServerError === 'TOKEN_EXPIRED' && typeof this.token === 'function';
+    this.lastServerError = undefined;
+    if (!expired && (code === CloseCode.UNAUTHORIZED || code === CloseCode.FORBIDDEN)) {
       const name = code === CloseCode.UNAUTHORIZED ? 'UNAUTHORIZED' : 'FORBIDDEN';
       this.emitError({ code: name, message: `gateway closed the connection (${code})`, source: 'close', closeCode: code });
       void this.stop();
@@ -424,6 +430,7 @@ export class WorkbenchClient {
         this.onPush(frame as unknown as PushMessage);
         break;
       case 'error':
+        this.lastServerError = String(frame.code ?? '');
         this.emitError({
           code: String(frame.code ?? 'ERROR'),
           message: String(frame.message ?? frame.code ?? 'error'),

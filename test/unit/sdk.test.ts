@@ -450,6 +450,39 @@ describe('reconnect backoff', () => {
   });
 });
 
+describe('an expired token', () => {
+  it('reconnects with a fresh token from the token function after TOKEN_EXPIRED, and stops with a fixed token', async () => {
+    await setup();
+    const tokens: string[] = [];
+    let n = 0;
+    gw.onHello = (conn) => {
+      gw.welcome(conn);
+      if (gw.conns.length === 1) {
+        conn.ws.send(JSON.stringify({ type: 'error', code: 'TOKEN_EXPIRED', message: 'the token expired; reconnect with a fresh token' }));
+        conn.ws.close(4401, 'TOKEN_EXPIRED');
+      }
+    };
+    const { client, rec } = makeClient({ token: () => {
+      tokens.push(`tok-${++n}`);
+      return tokens.at(-1)!;
+    }, random: () => 0 });
+    client.start();
+    await waitFor(() => gw.conns.length === 2 && client.state === 'open', 'reconnected after the expiry');
+    expect(tokens.length).toBeGreaterThanOrEqual(2); // asked again (the fallback asks too while down)
+    expect(rec.reconnects).toHaveLength(1);
+
+    await setup();
+    gw.onHello = (conn) => {
+      conn.ws.send(JSON.stringify({ type: 'error', code: 'TOKEN_EXPIRED', message: 'expired' }));
+      conn.ws.close(4401, 'TOKEN_EXPIRED');
+    };
+    const fixed = makeClient({ token: 'a-fixed-token' });
+    fixed.client.start();
+    await waitFor(() => fixed.client.state === 'closed', 'stopped with a fixed token');
+    expect(fixed.rec.reconnects).toEqual([]);
+  });
+});
+
 describe('pushes', () => {
   it('emits each msgId once, acks every copy, and reports status pushes', async () => {
     await setup();
