@@ -9,8 +9,8 @@ import { onStopSignal } from '../platform/signals.ts';
 import { startDispatcher } from './dispatcher.ts';
 import { DEFAULT_RETRY } from './lanes/retry.ts';
 import { createDispatcherMetrics, serveMetrics } from './metrics.ts';
-import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from './reconcile-schedule.ts';
-import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID } from './retention-schedule.ts';
+import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from './schedules.ts';
+import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID } from './schedules.ts';
 
 const log = createLogger('dispatcher');
 const cfg = loadConfig();

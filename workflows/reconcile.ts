@@ -1,4 +1,4 @@
-// One reconciliation pass, started by the `vigil-reconcile` schedule (workers/reconcile-schedule.ts).
+// One reconciliation pass, started by the `vigil-reconcile` schedule (workers/schedules.ts).
 import { proxyActivities } from '@temporalio/workflow';
 import type { ReconcileActivities } from '../activities/reconcile.ts';
 

@@ -1,4 +1,4 @@
-// One retention pass, started by the `vigil-retention` schedule (workers/retention-schedule.ts).
+// One retention pass, started by the `vigil-retention` schedule (workers/schedules.ts).
 import { proxyActivities } from '@temporalio/workflow';
 import type { RetentionActivities } from '../activities/retention.ts';
 

@@ -13,6 +13,9 @@ import { startRelay } from '../relay.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** Every gateway process a test started: killed in afterAll even when the test failed half-way. */
+const spawned: ChildProcess[] = [];
+
 async function gatewayProcess(h: Harness, env: Record<string, string>): Promise<{ child: ChildProcess; ws: string; exited: Promise<number | null> }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
@@ -23,6 +26,7 @@ async function gatewayProcess(h: Harness, env: Record<string, string>): Promise<
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  spawned.push(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await waitForPort('127.0.0.1', port, 30_000);
   return { child, ws: `ws://127.0.0.1:${port}/v1/ws`, exited };
@@ -40,6 +44,7 @@ describe('gateway process: crash and rolling restart', () => {
     g = await startGateway(h, { leaseSec: 1 });
   });
   afterAll(async () => {
+    for (const c of spawned) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await g?.close();
     await w?.stop();
     await h?.close();

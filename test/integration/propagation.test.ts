@@ -13,8 +13,8 @@ import { signToken } from '../../platform/auth.ts';
 import { startDispatcher, type DispatcherOptions, type RunningDispatcher } from '../../workers/dispatcher.ts';
 import { signWebhook } from '../../workers/lanes/webhook.ts';
 import { createDispatcherMetrics, serveMetrics } from '../../workers/metrics.ts';
-import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from '../../workers/reconcile-schedule.ts';
-import { RETENTION_SCHEDULE_ID } from '../../workers/retention-schedule.ts';
+import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from '../../workers/schedules.ts';
+import { RETENTION_SCHEDULE_ID } from '../../workers/schedules.ts';
 import { reconcileWorkflow } from '../../workflows/reconcile.ts';
 import { createHarness, eventually, type Harness } from '../harness.ts';
 

@@ -6,7 +6,7 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyRetention } from '../../db/retention.ts';
 import { loadConfig } from '../../platform/config.ts';
-import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID } from '../../workers/retention-schedule.ts';
+import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID } from '../../workers/schedules.ts';
 import { retentionWorkflow } from '../../workflows/retention.ts';
 import { createHarness, type Harness, type RunningWorker } from '../harness.ts';
 
