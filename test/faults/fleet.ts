@@ -15,6 +15,8 @@ export interface Sent {
   status?: 'BUSY' | 'ONLINE';
   sentAt: number;
   acceptedAt?: number;
+  /** Receipts that listed it under `accepted`. */
+  accepts: number;
 }
 
 export class Fleet {
@@ -22,6 +24,8 @@ export class Fleet {
   readonly clients = new Map<string, WorkbenchClient>();
   /** A reqId reported accepted by more than one receipt (a durable event accepted twice). */
   doubleAccepted = 0;
+  /** How often each agent was welcomed (a reconnect is a new welcome). */
+  readonly welcomes = new Map<string, number>();
   /** Send-to-accept latency of every accepted event, and when its receipt came. */
   readonly receiptMs: { at: number; ms: number }[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -38,14 +42,22 @@ export class Fleet {
       });
       c.on('receipt', (r) => {
         const now = Date.now();
-        for (const id of [...r.accepted, ...r.duplicates]) {
+        // Accepted in one receipt and reported as a duplicate in another is one acceptance (two
+        // frames carried it, e.g. the HTTP fallback and the websocket's resend, in either order);
+        // accepted in two receipts means the gateway took it twice.
+        for (const id of r.accepted) {
           const s = this.sent.get(id);
           if (!s) continue;
-          if (s.acceptedAt === undefined) this.receiptMs.push({ at: now, ms: now - s.sentAt });
-          if (s.acceptedAt !== undefined && r.accepted.includes(id)) this.doubleAccepted++;
-          s.acceptedAt ??= now;
+          if (s.accepts++ > 0) this.doubleAccepted++;
+        }
+        for (const id of [...r.accepted, ...r.duplicates]) {
+          const s = this.sent.get(id);
+          if (!s || s.acceptedAt !== undefined) continue;
+          s.acceptedAt = now;
+          this.receiptMs.push({ at: now, ms: now - s.sentAt });
         }
       });
+      c.on('welcome', () => this.welcomes.set(agentId, (this.welcomes.get(agentId) ?? 0) + 1));
       this.clients.set(agentId, c);
       this.nextStatus.set(agentId, 'BUSY');
       c.start();
@@ -92,6 +104,6 @@ export class Fleet {
   }
 
   private record(agentId: string, reqId: string, type: number, status?: 'BUSY' | 'ONLINE'): void {
-    this.sent.set(reqId, { agentId, reqId, type, status, sentAt: Date.now() });
+    this.sent.set(reqId, { agentId, reqId, type, status, sentAt: Date.now(), accepts: 0 });
   }
 }

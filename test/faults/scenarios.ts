@@ -81,7 +81,7 @@ export async function countFleet(stack: FaultStack, fleet: Fleet, scenario: stri
     if (r.from_status === r.to_status) why.push(`${r.agent_id} v${r.version} ${r.from_status}→${r.to_status}`);
     if (prev && prev.agent_id === r.agent_id && prev.to_status !== r.from_status) why.push(`${r.agent_id} v${r.version} starts from ${r.from_status} after ${prev.to_status}`);
   }
-  const duplicates = why.length;
+  const duplicates = why.length + Math.max(0, fleet.doubleAccepted - 1); // the first entry counts them all
   const { pending, wrongFinal } = await pendingAndWrong(stack, fleet);
   const lostFacts = accepted.filter((s) => !inHcm.has(s.reqId)).length;
   const committed = requests.filter((s) => keys.has(`req:${s.reqId}`)).length;
@@ -186,9 +186,11 @@ export const temporalRestart = (stack: FaultStack, o: ScenarioOptions) =>
 /** Every workbench connection drops at once and comes back: nobody is marked off the app. */
 export const reconnectStorm = (stack: FaultStack, o: ScenarioOptions) =>
   withFleet(stack, 'reconnect-storm', o, async ({ fleet, checks }) => {
+    const before = new Map(fleet.welcomes);
     const t0 = Date.now();
     stack.lb.dropAll();
-    const back = await waitFor(async () => [...fleet.clients.values()].every((c) => c.state === 'open'), 10_000);
+    // Back = welcomed again on a new connection, every one of them.
+    const back = await waitFor(() => fleet.agents.every((a) => (fleet.welcomes.get(a) ?? 0) > (before.get(a) ?? 0)), 10_000);
     checks.push([`every workbench reconnected within 10 s (${back === undefined ? 'no' : `${((back - t0) / 1000).toFixed(1)} s`})`, back !== undefined]);
     await sleep(2000);
     const { rows } = await stack.pool.query<{ n: number }>(

@@ -6,6 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool } from '../../db/pool.ts';
 import { createAgentWorker } from '../../workers/agent-worker.ts';
+import { createWorkerMetrics } from '../../workers/worker-metrics.ts';
 import { agentWorkflowId, setStatusUpdate } from '../../workflows/contract.ts';
 import { createHarness, eventually, setRule, type Harness } from '../harness.ts';
 import { startRelay } from '../relay.ts';
@@ -53,7 +54,9 @@ describe('HCM failures end visibly', () => {
     const pool = createPool(url.toString(), 5);
     const nc = await NativeConnection.connect({ address: inject('temporalAddress') });
     const code = await fs.readFile(inject('workflowBundlePath'), 'utf8');
-    const worker = await createAgentWorker({ connection: nc, namespace: 'default', taskQueue: h.taskQueue, workflowBundle: { code }, pool, region: 'local' });
+    // The worker's metrics as workers/main.ts wires them (vigil_hcm_calls_total).
+    const metrics = createWorkerMetrics();
+    const worker = await createAgentWorker({ connection: nc, namespace: 'default', taskQueue: h.taskQueue, workflowBundle: { code }, pool, region: 'local', onCall: metrics.onCall });
     const running = worker.run();
     try {
       const agent = 'stranded';
@@ -69,6 +72,8 @@ describe('HCM failures end visibly', () => {
       expect(stuck.hcmTrouble!.failures).toBeGreaterThanOrEqual(1);
       expect(stuck.hcmTrouble!.lastError).toBeTruthy();
       expect(stuck.timeline.some((t) => t.kind === 'hcm')).toBe(true);
+      const failed = await metrics.registry.getSingleMetric('vigil_hcm_calls_total')!.get();
+      expect(failed.values.filter((v) => v.labels.outcome === 'error').reduce((n, v) => n + v.value, 0)).toBeGreaterThan(0);
       await relay.restore();
       await waitForStatus(h, agent, 'IDLE', 60_000);
       await eventually(async () => (await live(h, agent)).hcmTrouble === null, 10_000, 'the trouble to clear');
