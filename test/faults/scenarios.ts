@@ -3,6 +3,9 @@
 import http from 'node:http';
 import type net from 'node:net';
 import WebSocket from 'ws';
+import { upsertAgent } from '../../db/agents.ts';
+import { upsertRule } from '../../db/rules.ts';
+import { WorkbenchClient } from '../../sdk/index.ts';
 import { Fleet } from './fleet.ts';
 import type { FaultStack, Proc } from './stack.ts';
 
@@ -177,11 +180,43 @@ export const postgresStop = (stack: FaultStack, o: ScenarioOptions) =>
     checks.push([`receipts accept again within 60 s of Postgres returning (${recovered === undefined ? 'no' : `${((recovered - up) / 1000).toFixed(1)} s`})`, recovered !== undefined]);
   });
 
-/** The Temporal dev server restarts under load (history on a file): accepted events still reach the workflows. */
-export const temporalRestart = (stack: FaultStack, o: ScenarioOptions) =>
-  withFleet(stack, 'temporal-restart', o, async () => {
+/**
+ * The Temporal dev server restarts under load (history on a file): accepted events still reach the
+ * workflows, and windows that fell due while it was down fire once each, none lost, none twice.
+ */
+export function temporalRestart(stack: FaultStack, o: ScenarioOptions): Promise<Counts> {
+  const silent = ['silent-0', 'silent-1', 'silent-2'];
+  const clients: WorkbenchClient[] = [];
+  return withFleet(stack, 'temporal-restart', o, async ({ fleet, checks }) => {
+    // Agents who act once and fall silent: their ABNORMAL is due in the middle of the outage.
+    const abnormalSec = Math.max(2, Math.round(o.outageMs / 2000));
+    await upsertRule(stack.pool, fleet.tenant, 'silent', {
+      scope: { businessLine: 'silent' },
+      windows: { idleAfterNoTaskSec: 3600, remindAfterNoActionSec: abnormalSec, abnormalAfterNoActionSec: abnormalSec, offlineAfterAbnormalSec: 3600 },
+    });
+    for (const agentId of silent) {
+      await upsertAgent(stack.pool, fleet.tenant, agentId, { businessLine: 'silent' }, 'local');
+      const c = new WorkbenchClient({ url: stack.lb.ws, token: () => stack.token(fleet.tenant, agentId), deviceId: `${agentId}-tab`, WebSocket: WebSocket as never });
+      clients.push(c);
+      c.start();
+    }
+    const open = await waitFor(() => clients.every((c) => c.state === 'open'), 10_000);
+    checks.push(['the silent agents connected', open !== undefined]);
+    for (const c of clients) c.click();
+    await waitFor(() => clients.every((c) => c.unackedCount === 0), 10_000);
     await stack.restartTemporal(o.outageMs);
+  }, {}, async ({ fleet, checks }) => {
+    const abnormal = async () => (await stack.pool.query<{ agent_id: string; n: number }>(
+      `SELECT agent_id, count(*)::int AS n FROM unified_work_status_log WHERE tenant = $1 AND to_status = 'ABNORMAL' AND agent_id = ANY($2) GROUP BY agent_id`,
+      [fleet.tenant, silent])).rows;
+    await waitFor(async () => (await abnormal()).length === silent.length, 60_000);
+    await sleep(2000); // a second firing would come now
+    const rows = await abnormal();
+    checks.push([`each window that fell due during the outage fired once (${silent.map((a) => rows.find((r) => r.agent_id === a)?.n ?? 0).join(', ')})`,
+      rows.length === silent.length && rows.every((r) => r.n === 1)]);
+    await Promise.all(clients.map((c) => c.stop()));
   });
+}
 
 /** Every workbench connection drops at once and comes back: nobody is marked off the app. */
 export const reconnectStorm = (stack: FaultStack, o: ScenarioOptions) =>
