@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { idKey } from '../platform/ids.ts';
 import { closesTask, isAction, opensTask, type AgentEvent, type Status } from '../workflows/model.ts';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -47,12 +48,11 @@ export interface IntakeOptions {
  */
 export async function recordIntake(db: Queryable, items: IntakeItem[], o: IntakeOptions = {}): Promise<IntakeResult[]> {
   const now = o.now ?? Date.now();
-  const akey = (tenant: string, agentId: string) => `${tenant}\u0000${agentId}`;
   // A reqId repeated within the batch counts for its first frame only.
   const seen = new Set<string>();
   const firsts = items.map((it) =>
     it.events.filter((e) => {
-      const k = `${it.tenant}\u0000${it.agentId}\u0000${e.reqId}`;
+      const k = idKey(it.tenant, it.agentId, e.reqId);
       if (seen.has(k)) return false;
       seen.add(k);
       return true;
@@ -67,11 +67,11 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
        ON CONFLICT DO NOTHING RETURNING tenant, agent_id, req_id`,
       [all.map((r) => r[0]), all.map((r) => r[1]), all.map((r) => r[2])],
     );
-    for (const r of rows) inserted.add(`${r.tenant}\u0000${r.agent_id}\u0000${r.req_id}`);
+    for (const r of rows) inserted.add(idKey(r.tenant, r.agent_id, r.req_id));
   }
   const results: IntakeResult[] = items.map((it, i) => {
     const fresh = firsts[i]!
-      .filter((e) => inserted.has(`${it.tenant}\u0000${it.agentId}\u0000${e.reqId}`))
+      .filter((e) => inserted.has(idKey(it.tenant, it.agentId, e.reqId)))
       .map((e) => ({ ...e, receivedAt: now }));
     const freshIds = new Set(fresh.map((e) => e.reqId));
     return {
@@ -84,7 +84,7 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
   const taskAgents = new Map<string, { tenant: string; agentId: string }>();
   for (const [i, it] of items.entries()) {
     if (results[i]!.fresh.some((e) => e.ticketId && (opensTask(e.type) || closesTask(e.type)))) {
-      taskAgents.set(akey(it.tenant, it.agentId), { tenant: it.tenant, agentId: it.agentId });
+      taskAgents.set(idKey(it.tenant, it.agentId), { tenant: it.tenant, agentId: it.agentId });
     }
   }
   const openTasks = async () => {
@@ -96,7 +96,7 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
          FROM unnest($1::text[], $2::text[]) AS v(tenant, agent_id)`,
       [a.map((x) => x.tenant), a.map((x) => x.agentId)],
     );
-    for (const r of rows) n.set(akey(r.tenant, r.agent_id), r.n);
+    for (const r of rows) n.set(idKey(r.tenant, r.agent_id), r.n);
     return n;
   };
   const before = await openTasks();
@@ -119,7 +119,7 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
   // sees this action (and is rejected) or committed first, and then this batch sees its status.
   const acting = new Map<string, { tenant: string; agentId: string }>();
   for (const [i, it] of items.entries()) {
-    if (results[i]!.fresh.some((e) => isAction(e.type))) acting.set(akey(it.tenant, it.agentId), { tenant: it.tenant, agentId: it.agentId });
+    if (results[i]!.fresh.some((e) => isAction(e.type))) acting.set(idKey(it.tenant, it.agentId), { tenant: it.tenant, agentId: it.agentId });
   }
   const statuses = new Map<string, { status: Status; offline_by_window: boolean }>();
   if (acting.size > 0) {
@@ -131,11 +131,11 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
         RETURNING s.tenant, s.agent_id, s.status, s.offline_by_window`,
       [l.map((x) => x.tenant), l.map((x) => x.agentId), now],
     );
-    for (const r of rows) statuses.set(akey(r.tenant, r.agent_id), r);
+    for (const r of rows) statuses.set(idKey(r.tenant, r.agent_id), r);
   }
   for (const [i, it] of items.entries()) {
     const r = results[i]!;
-    const k = akey(it.tenant, it.agentId);
+    const k = idKey(it.tenant, it.agentId);
     const st = statuses.get(k);
     r.facts = {
       status: st?.status ?? null,

@@ -5,6 +5,7 @@
 // it waits for a slow digest that only keeps the workflow's `state` query fresh.
 import { EventType, closesTask, isAction, opensTask, type AgentEvent } from '../workflows/model.ts';
 import type { IntakeFacts } from '../db/intake.ts';
+import { idKey } from '../platform/ids.ts';
 
 export interface DeviceChange {
   deviceId: string;
@@ -162,7 +163,7 @@ export class Coalescer {
   }
 
   private buffer(tenant: string, agentId: string): AgentBuffer {
-    const key = `${tenant}\u0000${agentId}`;
+    const key = idKey(tenant, agentId);
     let a = this.agents.get(key);
     if (!a) {
       a = { tenant, agentId, events: [], devices: [], pendingIds: [], urgent: false, lastSignalAt: -Infinity, timer: undefined, timerDue: 0, sending: undefined, failures: 0 };

@@ -8,6 +8,7 @@ import type { PoolClient } from 'pg';
 import pino from 'pino';
 import { ensureAgent } from '../db/agents.ts';
 import { loadConfig, type GatewayTuning } from '../platform/config.ts';
+import { idKey } from '../platform/ids.ts';
 import type { Receipt } from '../sdk/protocol.ts';
 import { agentWorkflowId, eventsSignal, type EventsSignal } from '../workflows/contract.ts';
 import { Coalescer, type Batch } from './coalescer.ts';
@@ -101,7 +102,6 @@ export function createCore(d: GatewayDeps) {
   const connections = new ConnectionCounter(tuning.agentMaxConnections);
   const local = new Map<string, Set<PushTarget>>();
   const ensured = new Set<string>();
-  const akey = (tenant: string, agentId: string) => `${tenant}\u0000${agentId}`;
 
   let listener: PoolClient | undefined;
   let stopped = false;
@@ -129,7 +129,7 @@ export function createCore(d: GatewayDeps) {
   async function onPushNotice(payload: string | undefined): Promise<void> {
     try {
       const n = JSON.parse(payload ?? '{}') as { tenant?: string; agentId?: string; seq?: number };
-      const targets = n.tenant && n.agentId ? local.get(akey(n.tenant, n.agentId)) : undefined;
+      const targets = n.tenant && n.agentId ? local.get(idKey(n.tenant, n.agentId)) : undefined;
       if (!targets || targets.size === 0 || n.seq === undefined) return;
       const { rows } = await d.pool.query('SELECT seq, topic, data FROM push_messages WHERE seq = $1', [n.seq]);
       const r = rows[0];
@@ -163,7 +163,7 @@ export function createCore(d: GatewayDeps) {
     },
 
     async ensureAgent(tenant: string, agentId: string): Promise<void> {
-      const k = akey(tenant, agentId);
+      const k = idKey(tenant, agentId);
       if (ensured.has(k)) return;
       await ensureAgent(d.pool, tenant, agentId, region);
       if (ensured.size > 100_000) ensured.clear();
@@ -223,13 +223,13 @@ export function createCore(d: GatewayDeps) {
     },
 
     addTarget(tenant: string, agentId: string, t: PushTarget): void {
-      const k = akey(tenant, agentId);
+      const k = idKey(tenant, agentId);
       let s = local.get(k);
       if (!s) local.set(k, (s = new Set()));
       s.add(t);
     },
     removeTarget(tenant: string, agentId: string, t: PushTarget): void {
-      const k = akey(tenant, agentId);
+      const k = idKey(tenant, agentId);
       const s = local.get(k);
       s?.delete(t);
       if (s?.size === 0) local.delete(k);

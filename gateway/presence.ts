@@ -7,6 +7,7 @@
 // live sockets' rows back, so they count again and their closes still disconnect.
 // The sweeper holds no lock across a Temporal call: claim (short transaction), signal, delete.
 import { inTransaction, type Pool } from '../db/pool.ts';
+import { idKey } from '../platform/ids.ts';
 import type { AgentEvent } from '../workflows/model.ts';
 import { splitBatch, type Batch } from './coalescer.ts';
 
@@ -49,7 +50,6 @@ interface DeviceRef {
   deviceId: string;
 }
 
-const dkey = (tenant: string, agentId: string, deviceId: string) => `${tenant}\u0000${agentId}\u0000${deviceId}`;
 
 export class Presence {
   readonly stats = { sweptGateways: 0, sweptDevices: 0, sweptEvents: 0, expiredHttpDevices: 0, reregistered: 0 };
@@ -131,7 +131,7 @@ export class Presence {
   private async reregister(): Promise<void> {
     this.owesReregister = false;
     // Sorted, so concurrent writers lock rows in one order.
-    const live = [...this.sessions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, x]) => x);
+    const live = byKey(this.sessions);
     const back = await inTransaction(this.o.pool, async (c) => {
       const cols = [live.map((x) => x.tenant), live.map((x) => x.agentId), live.map((x) => x.deviceId), live.map((x) => x.sessionId)];
       const { rows: before } = await c.query<{ tenant: string; agent_id: string; device_id: string; swept: boolean }>(
@@ -140,7 +140,7 @@ export class Presence {
           ORDER BY d.tenant, d.agent_id, d.device_id FOR UPDATE OF d`,
         cols.slice(0, 3),
       );
-      const existed = new Map(before.map((r) => [dkey(r.tenant, r.agent_id, r.device_id), r.swept]));
+      const existed = new Map(before.map((r) => [idKey(r.tenant, r.agent_id, r.device_id), r.swept]));
       // Own sessions only: a row some reconnect took over stays with it.
       const { rows } = await c.query<{ tenant: string; agent_id: string; device_id: string; session_id: string }>(
         `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id, via)
@@ -150,10 +150,10 @@ export class Presence {
          RETURNING tenant, agent_id, device_id, session_id`,
         [...cols, this.o.gatewayId],
       );
-      return rows.map((r) => ({ ...r, swept: existed.get(dkey(r.tenant, r.agent_id, r.device_id)) === true }));
+      return rows.map((r) => ({ ...r, swept: existed.get(idKey(r.tenant, r.agent_id, r.device_id)) === true }));
     });
     for (const r of back) {
-      if (this.sessions.get(dkey(r.tenant, r.agent_id, r.device_id))?.sessionId === r.session_id) {
+      if (this.sessions.get(idKey(r.tenant, r.agent_id, r.device_id))?.sessionId === r.session_id) {
         this.stats.reregistered++;
         this.o.reconnected(r.tenant, r.agent_id, r.device_id);
         if (r.swept) this.reassertLater(r.tenant, r.agent_id, r.device_id, r.session_id);
@@ -182,7 +182,7 @@ export class Presence {
       );
       return rows[0]?.swept === true;
     });
-    this.sessions.set(dkey(tenant, agentId, deviceId), { tenant, agentId, deviceId, sessionId });
+    this.sessions.set(idKey(tenant, agentId, deviceId), { tenant, agentId, deviceId, sessionId });
     // A sweeper's "disconnected" for the row we took over may land after our "connected".
     if (swept) this.reassertLater(tenant, agentId, deviceId, sessionId);
   }
@@ -195,7 +195,7 @@ export class Presence {
   private reassertLater(tenant: string, agentId: string, deviceId: string, sessionId: string): void {
     const t = setTimeout(() => {
       this.reasserts.delete(t);
-      if (this.sessions.get(dkey(tenant, agentId, deviceId))?.sessionId === sessionId) this.o.reconnected(tenant, agentId, deviceId);
+      if (this.sessions.get(idKey(tenant, agentId, deviceId))?.sessionId === sessionId) this.o.reconnected(tenant, agentId, deviceId);
     }, this.claimMs + 1000);
     t.unref();
     this.reasserts.add(t);
@@ -216,7 +216,7 @@ export class Presence {
 
   /** The device was heard from; written with all others at the next flush, not one write per frame. */
   seen(tenant: string, agentId: string, deviceId: string): void {
-    this.heard.set(dkey(tenant, agentId, deviceId), { tenant, agentId, deviceId });
+    this.heard.set(idKey(tenant, agentId, deviceId), { tenant, agentId, deviceId });
   }
 
   private flushSeen(): Promise<void> {
@@ -229,7 +229,7 @@ export class Presence {
     const batch = this.heard;
     this.heard = new Map();
     // Sorted, so two gateways touching the same rows take their locks in the same order.
-    const ds = [...batch.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, d]) => d);
+    const ds = byKey(batch);
     try {
       await this.o.pool.query(
         `UPDATE device_sessions d SET last_seen_at = now()
@@ -245,7 +245,7 @@ export class Presence {
 
   /** True when this session still owned the device (so it really went away). */
   async disconnect(tenant: string, agentId: string, deviceId: string, sessionId: string): Promise<boolean> {
-    const k = dkey(tenant, agentId, deviceId);
+    const k = idKey(tenant, agentId, deviceId);
     if (this.sessions.get(k)?.sessionId === sessionId) this.sessions.delete(k);
     const r = await this.o.pool.query(
       `DELETE FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = $3 AND session_id = $4`,
@@ -328,7 +328,7 @@ export class Presence {
     const now = Date.now();
     for (const d of devices) {
       batchOf(batches, d.tenant, d.agent_id).devices.push({ deviceId: d.device_id, connected: false, at: now });
-      sessions.set(dkey(d.tenant, d.agent_id, d.device_id), d.session_id);
+      sessions.set(idKey(d.tenant, d.agent_id, d.device_id), d.session_id);
     }
     // Signals may start only while they surely end before the claim lapses.
     const startBy = claimedAt + this.claimMs - this.o.signalDeadlineMs;
@@ -342,7 +342,7 @@ export class Presence {
         this.o.onError?.(e);
         continue;
       }
-      await this.release(gatewayId, b, b.devices.map((d) => sessions.get(dkey(b.tenant, b.agentId, d.deviceId))!));
+      await this.release(gatewayId, b, b.devices.map((d) => sessions.get(idKey(b.tenant, b.agentId, d.deviceId))!));
     }
     const { rowCount } = await this.o.pool.query(
       `DELETE FROM gateway_leases l WHERE gateway_id = $1 AND expires_at < now()
@@ -390,9 +390,14 @@ export class Presence {
   }
 }
 
+/** A map's values in key order: writers that lock rows in one order cannot deadlock each other. */
+function byKey<V>(m: Map<string, V>): V[] {
+  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
 /** One signal's worth per agent: the sweeper's unit of work. */
 function batchOf(batches: Map<string, Batch>, tenant: string, agentId: string): Batch {
-  const k = `${tenant}\u0000${agentId}`;
+  const k = idKey(tenant, agentId);
   let b = batches.get(k);
   if (!b) batches.set(k, (b = { tenant, agentId, events: [], devices: [], pendingIds: [] }));
   return b;

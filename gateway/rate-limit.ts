@@ -1,6 +1,7 @@
 // Token buckets and the bounded maps that hold them: per connection, per agent, per tenant and per
 // HTTP caller. Every map keyed by something a caller chooses has a maximum size, so many distinct
 // keys cost at most that many entries (README "Limits and retention").
+import { idKey } from '../platform/ids.ts';
 
 export class TokenBucket {
   private tokens: number;
@@ -174,13 +175,13 @@ export class FairLimiter {
 
   /** The agent's recent rate (events/s offered), decayed to `now`. */
   rateOf(tenant: string, agentId: string, now = Date.now()): number {
-    const s = this.agents.get(akey(tenant, agentId), now);
+    const s = this.agents.get(idKey(tenant, agentId), now);
     return s ? decayed(s, now, this.windowMs) : 0;
   }
 
   /** Accounts `n` events of the agent and says whether to accept them. */
   take(tenant: string, agentId: string, n: number, now = Date.now()): EventRefusal | undefined {
-    const k = akey(tenant, agentId);
+    const k = idKey(tenant, agentId);
     let s = this.agents.get(k, now);
     if (!s) {
       s = { tenant, bucket: new TokenBucket(this.o.agentEventsPerSec, this.o.agentEventsPerSec * 2, now), rate: 0, at: now };
@@ -214,7 +215,6 @@ function decayed(s: AgentStat, now: number, windowMs: number): number {
   return s.rate * Math.exp(-Math.max(0, now - s.at) / windowMs);
 }
 
-const akey = (tenant: string, agentId: string) => `${tenant}\u0000${agentId}`;
 
 /** Open connections per agent on this gateway; an agent with none has no entry. */
 export class ConnectionCounter {
@@ -228,7 +228,7 @@ export class ConnectionCounter {
 
   /** Reserves a slot; false when the agent already has `max` open connections here. */
   acquire(tenant: string, agentId: string): boolean {
-    const k = akey(tenant, agentId);
+    const k = idKey(tenant, agentId);
     const c = this.n.get(k) ?? 0;
     if (c >= this.max) return false;
     this.n.set(k, c + 1);
@@ -236,7 +236,7 @@ export class ConnectionCounter {
   }
 
   release(tenant: string, agentId: string): void {
-    const k = akey(tenant, agentId);
+    const k = idKey(tenant, agentId);
     const c = (this.n.get(k) ?? 0) - 1;
     if (c > 0) this.n.set(k, c);
     else this.n.delete(k);

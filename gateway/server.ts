@@ -12,7 +12,7 @@ import { verifyToken, type Principal } from '../platform/auth.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { DEVICE_SESSIONS_COLUMN, deviceFields } from '../db/agents.ts';
 import { bearerAuth, fail, refuseUnstorableText, type GatewayDeps } from './http.ts';
-import { idParams } from '../platform/ids.ts';
+import { idKey, idParams } from '../platform/ids.ts';
 import { registerPropagationRoutes } from './propagation-routes.ts';
 import { agentWorkflowId, eventsSignal, setStatusUpdate, stateQuery } from '../workflows/contract.ts';
 import { STATUSES, type Status } from '../workflows/model.ts';
@@ -51,10 +51,10 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     const h = req.headers.authorization;
     if (!h?.startsWith('Bearer ')) return;
-    let key = `ip\u0000${req.ip}`;
+    let key = idKey('ip', req.ip);
     try {
       req.principal = await verifyToken(d.jwtSecret, h.slice(7), { agentTokenMaxSec: core.tuning.agentTokenMaxSec });
-      key = `p\u0000${req.principal.tenant}\u0000${req.principal.sub}`;
+      key = idKey('p', req.principal.tenant, req.principal.sub);
     } catch {
       // bearerAuth answers 401 with the reason, within this address's quota.
     }
@@ -113,7 +113,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
   app.get<{ Params: { agentId: string } }>('/v1/agents/:agentId', { preHandler: auth, schema: { params: agentParams } }, async (req, reply) => {
     const p = req.principal!;
     if (!mayRead(p, req.params.agentId)) return fail(reply, 403, 'FORBIDDEN', 'an agent may read only itself');
-    const cacheKey = `${p.tenant}\u0000${req.params.agentId}`;
+    const cacheKey = idKey(p.tenant, req.params.agentId);
     const hit = stateCache.get(cacheKey);
     if (hit && Date.now() - hit.at < STATE_CACHE_MS) return hit.body;
     const { rows } = await d.pool.query(
@@ -179,7 +179,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
             args: [{ status: req.body.status, reason: req.body.reason, requestId: randomUUID(), actor: { kind: staff && !self ? p.role as 'supervisor' : 'agent', id: p.sub } }],
           });
         });
-        stateCache.delete(`${p.tenant}\u0000${req.params.agentId}`);
+        stateCache.delete(idKey(p.tenant, req.params.agentId));
         if (!res.committed && res.reason !== 'NO_CHANGE') return fail(reply, 409, res.reason, `HCM rejected the change: ${res.reason}`);
         return { agentId: req.params.agentId, status: res.facts.status, cause: res.facts.cause, since: new Date(res.facts.since).toISOString(), version: res.facts.version };
       } catch (err) {

@@ -22,3 +22,9 @@ export function idParams<N extends string>(name: N) {
 
 /** For zod (websocket frames). */
 export const Id = z.string().regex(ID_RE, `must be ${ID_RULE}`);
+
+/**
+ * A map key for a tuple of ids (tenant, agent, device, reqId…): joined with NUL, which no id and
+ * no text Postgres stores can contain, so two different tuples never share a key.
+ */
+export const idKey = (...parts: string[]): string => parts.join('\u0000');

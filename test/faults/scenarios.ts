@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { upsertAgent } from '../../db/agents.ts';
 import { upsertRule } from '../../db/rules.ts';
 import { WorkbenchClient } from '../../sdk/index.ts';
+import { pct } from '../../bench/stats.ts';
 import { Fleet } from './fleet.ts';
 import type { FaultStack, Proc } from './stack.ts';
 
@@ -245,13 +246,13 @@ export const malformedFlood = (stack: FaultStack, o: ScenarioOptions) =>
     ws.send(JSON.stringify({ type: 'hello', token: await stack.token(fleet.tenant, 'flooder'), deviceId: 'flood' }));
     await sleep(300);
     const t0 = Date.now();
-    const before = p99(fleet.receiptMs.filter((r) => r.at < t0 && r.at > t0 - 5000).map((r) => r.ms));
+    const before = p99Of(fleet.receiptMs.filter((r) => r.at < t0 && r.at > t0 - 5000).map((r) => r.ms));
     for (let i = 0; i < 10_000 && ws.readyState === ws.OPEN; i++) ws.send(i % 2 ? '{"type":"events","events":[{"nope":1}]' : '\u0000garbage');
     const code = await Promise.race([closed, sleep(10_000).then(() => -1)]);
     // 4400 at its first bad frame, or 4429 when the frame limit trips before that frame is parsed.
     checks.push([`the flooding connection was closed (${code})`, code === 4400 || code === 4429]);
     await sleep(3000);
-    const during = p99(fleet.receiptMs.filter((r) => r.at >= t0 && r.at < t0 + 3000).map((r) => r.ms));
+    const during = p99Of(fleet.receiptMs.filter((r) => r.at >= t0 && r.at < t0 + 3000).map((r) => r.ms));
     checks.push([`others' receipts not slowed: p99 ${before} ms before, ${during} ms during`, during <= Math.max(250, before * 3)]);
     const { rows } = await stack.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM event_dedupe WHERE tenant = $1 AND agent_id = 'flooder'`, [fleet.tenant]);
@@ -309,6 +310,8 @@ export async function dispatcherKill(stack: FaultStack, o: ScenarioOptions): Pro
   }
 }
 
+const p99Of = (xs: number[]): number => pct(xs, 99) ?? 0;
+
 async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -318,10 +321,5 @@ async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number
   return undefined;
 }
 
-function p99(xs: number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
-}
 
 export const SCENARIOS = { workerKill, gatewayKill, dispatcherKill, postgresStop, temporalRestart, reconnectStorm, malformedFlood };
