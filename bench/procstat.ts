@@ -72,20 +72,43 @@ export interface ProcUsage {
 /** A name ending in `!` counts that process alone, not its descendants (the bench client spawns the rest). */
 const rootsOf = (name: string, pid: number) => (name.endsWith('!') ? [pid] : tree(pid));
 
-/** Samples named process trees every second; `stop()` returns CPU used since start and peak memory. */
-export function watch(pids: Record<string, number | undefined>): { stop(): Record<string, ProcUsage> } {
+/**
+ * Samples named process trees every second (a name may stand for several processes, summed);
+ * `stop()` returns CPU used since start and peak memory.
+ */
+export function watch(pids: Record<string, number | number[] | undefined>): { stop(): Record<string, ProcUsage> } {
   const t0 = Date.now();
   const cpu0: Record<string, number> = {};
   const peak: Record<string, number> = {};
-  const sumCpu = (name: string, root: number) => rootsOf(name, root).reduce((s, p) => s + cpuSeconds(p), 0);
+  const list = (p: number | number[] | undefined) => (p === undefined ? [] : Array.isArray(p) ? p : [p]);
+  const all = (name: string) => list(pids[name]).flatMap((p) => rootsOf(name, p));
+  // CPU per process as last seen, so a process that exits before stop() keeps what it used.
+  const lastCpu = new Map<number, number>();
+  const firstCpu = new Map<number, number>();
+  const sumCpu = (name: string) => {
+    let used = 0;
+    for (const p of all(name)) {
+      const c = cpuSeconds(p);
+      if (!firstCpu.has(p)) firstCpu.set(p, cpu0[name] === undefined ? c : 0);
+      if (c > 0) lastCpu.set(p, c);
+    }
+    for (const [p, c] of lastCpu) if (owner.get(p) === name) used += c - (firstCpu.get(p) ?? 0);
+    return used;
+  };
+  const owner = new Map<number, string>();
   const sample = () => {
-    for (const [name, pid] of Object.entries(pids)) {
-      if (!pid) continue;
-      const mem = rootsOf(name, pid).reduce((s, p) => s + pssMiB(p), 0);
-      peak[name] = Math.max(peak[name] ?? 0, mem);
+    for (const name of Object.keys(pids)) {
+      if (list(pids[name]).length === 0) continue;
+      for (const p of all(name)) owner.set(p, name);
+      sumCpu(name);
+      peak[name] = Math.max(peak[name] ?? 0, all(name).reduce((s, p) => s + pssMiB(p), 0));
     }
   };
-  for (const [name, pid] of Object.entries(pids)) if (pid) cpu0[name] = sumCpu(name, pid);
+  for (const name of Object.keys(pids)) {
+    for (const p of all(name)) owner.set(p, name);
+    sumCpu(name);
+    cpu0[name] = 0;
+  }
   sample();
   const timer = setInterval(sample, 1000);
   return {
@@ -94,9 +117,10 @@ export function watch(pids: Record<string, number | undefined>): { stop(): Recor
       sample();
       const wall = (Date.now() - t0) / 1000;
       const out: Record<string, ProcUsage> = {};
-      for (const [name, pid] of Object.entries(pids)) {
-        if (!pid) continue;
-        const used = sumCpu(name, pid) - (cpu0[name] ?? 0);
+      for (const name of Object.keys(pids)) {
+        if (list(pids[name]).length === 0) continue;
+        for (const p of all(name)) owner.set(p, name);
+        const used = sumCpu(name);
         out[name.replace(/!$/, '')] = { cpuSec: round(used), cores: round(used / wall), peakPssMiB: round(peak[name] ?? 0) };
       }
       return out;

@@ -1,5 +1,6 @@
 // Postgres and Temporal for a benchmark, the way test/global-setup.ts brings them up: the given
-// DATABASE_URL / TEMPORAL_ADDRESS, else embedded Postgres and the Temporal dev server on free ports.
+// DATABASE_URL / TEMPORAL_ADDRESS, else embedded Postgres and the Temporal dev server on free ports,
+// the dev server on a file with the SQLite settings `npm start` ships.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,9 @@ export interface Stack {
   databaseUrl: string;
   temporalAddress: string;
   temporalCli: string;
+  /** The dev server's Prometheus metrics; undefined for a given TEMPORAL_ADDRESS. */
+  temporalMetricsUrl: string | undefined;
+  scratch: string;
   stop(): Promise<void>;
 }
 
@@ -32,22 +36,25 @@ export async function startStack(): Promise<Stack> {
     const cli = await ensureTemporalCli({ explicit: cfg.temporalCli, cacheDir: cfg.cacheDir });
     const pg = cfg.databaseUrl ? { url: cfg.databaseUrl, stop: async () => {} } : await startEmbeddedPostgres(path.join(scratch, 'pg'), await freePort(), log);
     stops.push(pg.stop);
-    const temporal = cfg.temporalAddress ? { address: cfg.temporalAddress, stop: async () => {} } : await devServer(cli, log);
+    const temporal = cfg.temporalAddress ? { address: cfg.temporalAddress, metricsUrl: undefined, stop: async () => {} } : await devServer(cli, log, path.join(scratch, 'temporal.db'));
     stops.push(temporal.stop);
     await runMigrations(pg.url);
-    return { databaseUrl: pg.url, temporalAddress: temporal.address, temporalCli: cli, stop };
+    return { databaseUrl: pg.url, temporalAddress: temporal.address, temporalCli: cli, temporalMetricsUrl: temporal.metricsUrl, scratch, stop };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-/** The dev server on free ports; a port taken by someone else between pick and bind gets one retry. */
-async function devServer(cli: string, log: ReturnType<typeof createLogger>) {
+/**
+ * The dev server as `npm start` runs it (on a file, WAL, synchronous=normal; `fastSqlite: false` for
+ * SQLite's defaults), on free ports; a port taken between pick and bind gets one retry.
+ */
+export async function devServer(cli: string, log: ReturnType<typeof createLogger>, dbFilename: string, fastSqlite = true) {
   try {
-    return await startDevServer({ cli, port: await freePort(), namespace: 'default', log });
+    return await startDevServer({ cli, port: await freePort(), namespace: 'default', log, dbFilename, fastSqlite });
   } catch (err) {
     process.stderr.write(`Temporal dev server did not start (${String(err).split('\n')[0]}); retrying on other ports\n`);
-    return startDevServer({ cli, port: await freePort(), namespace: 'default', log });
+    return startDevServer({ cli, port: await freePort(), namespace: 'default', log, dbFilename, fastSqlite });
   }
 }

@@ -18,6 +18,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** Persistent store; undefined keeps everything in memory. */
   dbFilename?: string;
+  /** On a file: SQLite in WAL with synchronous=normal (default true; false = SQLite's defaults, for comparison). */
+  fastSqlite?: boolean;
   namespace: string;
   log: Logger;
 }
@@ -25,20 +27,24 @@ export interface DevServerOptions {
 export interface RunningTemporal {
   address: string;
   uiUrl: string | undefined;
+  /** The server's Prometheus metrics (e.g. service_requests by operation). */
+  metricsUrl: string;
   process: ChildProcess;
   stop(): Promise<void>;
 }
 
 export async function startDevServer(o: DevServerOptions): Promise<RunningTemporal> {
+  const metricsPort = await freePort();
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--namespace', o.namespace,
-    '--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'warn'];
+    '--http-port', String(await freePort()), '--metrics-port', String(metricsPort), '--log-level', 'warn'];
   for (const [k, v] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${k}=${v}`);
   if (o.uiPort) args.push('--ui-port', String(o.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
   // On a file (npm start): WAL with synchronous=normal, durable across any process crash (an OS
   // crash may lose the last commits, never the file); SQLite's default journal is several times
   // slower for the dev server's workflow tasks.
-  if (o.dbFilename) args.push('--db-filename', o.dbFilename, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+  if (o.dbFilename) args.push('--db-filename', o.dbFilename);
+  if (o.dbFilename && o.fastSqlite !== false) args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
 
   const child = spawn(o.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   // Never outlive the process that started it, even if that one is killed mid-shutdown.
@@ -79,6 +85,7 @@ export async function startDevServer(o: DevServerOptions): Promise<RunningTempor
   return {
     address,
     uiUrl: o.uiPort ? `http://127.0.0.1:${o.uiPort}` : undefined,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     process: child,
     stop: () =>
       new Promise<void>((resolve) => {

@@ -40,7 +40,8 @@ export default async function setup(project: TestProject) {
     cfg.databaseUrl ? { url: cfg.databaseUrl, stop: async () => {} } : startEmbeddedPostgres(path.join(scratch, 'pg'), await freePort(), log),
     cfg.temporalAddress
       ? { address: cfg.temporalAddress, stop: async () => {} }
-      : freePort().then((port) => startDevServer({ cli, port, namespace: 'default', log })),
+      // On a file with the settings `npm start` ships (WAL, synchronous=normal), not in memory.
+      : freePort().then((port) => startDevServer({ cli, port, namespace: 'default', log, dbFilename: path.join(scratch, 'temporal.db') })),
   ]);
   for (const s of [temporalStarted, pgStarted]) if (s.status === 'fulfilled') stops.push(s.value.stop);
   if (pgStarted.status === 'rejected' || temporalStarted.status === 'rejected') {
