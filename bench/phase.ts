@@ -9,7 +9,7 @@ import { upsertRule } from '../db/rules.ts';
 import { signToken } from '../platform/auth.ts';
 import { freePort, waitForPort } from '../platform/ports.ts';
 import { agentWorkflowId } from '../workflows/contract.ts';
-import { completedWorkflowTasks, scrape } from './limit/measure.ts';
+import { completedWorkflowTasks, quiet, scrape } from './limit/measure.ts';
 import { agentId, layout, runLoad } from './loadgen.ts';
 import { MIXES, windowMs } from './mix.ts';
 import { pssMiB, tree, watch, type ProcUsage } from './procstat.ts';
@@ -103,6 +103,7 @@ const treePss = (pid: number | undefined) => (pid ? tree(pid).reduce((s, p) => s
 export async function runPhase(ctx: PhaseContext, name: string, mode: 'coalesced' | 'naive', mixName: keyof typeof MIXES, agents: number, durationSec: number): Promise<PhaseResult> {
   const { pool, temporal, secret, say } = ctx;
   const mix = MIXES[mixName];
+  if (ctx.temporalPid) await quiet(ctx.temporalPid, say); // nothing of the previous step still running
   const tenant = `bench-${name}-${randomBytes(3).toString('hex')}`;
   await upsertRule(pool, tenant, 'bench', mix.rule);
   const gatewayCount = Math.ceil(agents / AGENTS_PER_GATEWAY);

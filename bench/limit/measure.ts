@@ -5,7 +5,7 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { watch, type ProcUsage } from '../procstat.ts';
+import { cpuSeconds, watch, type ProcUsage } from '../procstat.ts';
 import { pct } from '../stats.ts';
 import { LIMIT_TASK_QUEUE } from './worker.ts';
 
@@ -37,6 +37,20 @@ export async function scrape(url: string, name: string, match: string[] = []): P
     if (match.every((m) => line.includes(m))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
+}
+
+/** Waits (up to 3 min) until `pid` uses under 0.1 core: the server has worked off its backlog. */
+export async function quiet(pid: number, say: (s: string) => void): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const c0 = cpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, 3000));
+    const used = (cpuSeconds(pid) - c0) / 3;
+    if (used < 0.1 || Date.now() - t0 > 180_000) {
+      say(`Temporal quiet after ${Math.round((Date.now() - t0) / 1000)} s (${used.toFixed(2)} cores)`);
+      return;
+    }
+  }
 }
 
 export const completedWorkflowTasks = (metricsUrl: string) =>
@@ -115,7 +129,9 @@ export async function measureTemporalLimit(o: {
       o.say(`${o.label}: ${rate} signals/s offered → ${step.signalsPerSec} accepted/s, signal p50 ${step.signalMs.p50} ms p99 ${step.signalMs.p99} ms, ${step.workflowTasksPerSec} workflow tasks/s`);
       while (inflight > 0) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 3000)); // backlog drains before the next step
-      if ((step.signalMs.p50 ?? Infinity) > 1000 || step.signalsPerSec < 0.8 * rate) break;
+      // Past the peak: more signals only batch into fewer, larger tasks and leave a backlog.
+      const best = Math.max(...steps.map((x) => x.workflowTasksPerSec));
+      if ((step.signalMs.p50 ?? Infinity) > 1000 || step.signalsPerSec < 0.8 * rate || step.workflowTasksPerSec < 0.9 * best) break;
     }
   } finally {
     for (let i = 0; i < ids.length; i += 100) {
@@ -124,6 +140,7 @@ export async function measureTemporalLimit(o: {
     await connection.close();
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
+    if (o.temporalPid) await quiet(o.temporalPid, o.say);
   }
   return { label: o.label, workflows, stepSec, steps, maxWorkflowTasksPerSec: Math.max(0, ...steps.map((s) => s.workflowTasksPerSec)) };
 }
