@@ -63,6 +63,7 @@ export async function writeReport(resultsFile: string, mdFile: string, pngFile: 
     const perTask = kneeRun.agents / kneeRun.workflowTasksPerSec;
     L.push(`At the knee Vigil used **${n(kneeRun.workflowTasksPerSec)} workflow tasks/s, ${n(frac * 100)} %** of the ${n(limit.maxWorkflowTasksPerSec)}/s the same dev server sustains with the trivial workflow — **${n(perTask)} agents per workflow task/s**, so the ${n(Math.max(0, limit.maxWorkflowTasksPerSec - kneeRun.workflowTasksPerSec))} tasks/s of headroom would hold ≈ ${n(Math.max(0, limit.maxWorkflowTasksPerSec - kneeRun.workflowTasksPerSec) * perTask)} more agents if Temporal alone were the limit. The box's CPU at the knee: ${n(cores(kneeRun), 2)} of 2 cores (bench client excluded).`);
   }
+  L.push('', ...whereCpuGoes(rs, kneeRun, limit));
   L.push('', ...paperModel(kneeRun ?? rs[0], limit));
   L.push('', `![chart](${path.relative(path.dirname(mdFile), pngFile)})`, '', END);
 
@@ -73,6 +74,31 @@ export async function writeReport(resultsFile: string, mdFile: string, pngFile: 
   await fs.writeFile(mdFile, md);
   await fs.writeFile(pngFile, new Resvg(chart(rs, limit), { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: 'white' }).render().asPng());
   return mdFile;
+}
+
+/** CPU per 1,000 agents, per accepted event and per workflow task, process by process; the step after the knee, if any, shows what ran out. */
+function whereCpuGoes(rs: PhaseResult[], knee: PhaseResult | undefined, limit: LimitResult | undefined): string[] {
+  const procs = [...new Set(rs.flatMap((r) => Object.keys(r.processes)))].filter((p) => p !== 'bench client');
+  const out = ['Where the CPU goes: cores per 1,000 agents, and CPU ms per accepted event (gateway, Postgres, load generator) or per workflow task (worker, Temporal):', ''];
+  out.push(`| agents | ${procs.join(' | ')} | all |`, `|---|${procs.map(() => '---').join('|')}|---|`);
+  for (const r of rs) {
+    const cell = (p: string) => {
+      const u = r.processes[p];
+      if (!u) return '–';
+      const perK = (u.cores * 1000) / r.agents;
+      const perTask = p === 'worker' || p === 'temporal';
+      const per = perTask ? (r.workflowTasksPerSec ? (u.cores * 1000) / r.workflowTasksPerSec : null) : (u.cores * 1000) / Math.max(1e-9, r.eventsPerSec);
+      return `${n(perK, 3)} (${n(per, 2)} ms/${perTask ? 'task' : 'event'})`;
+    };
+    out.push(`| ${n(r.agents)} | ${procs.map(cell).join(' | ')} | ${n((cores(r) * 1000) / r.agents, 3)} |`);
+  }
+  const after = knee ? rs[rs.indexOf(knee) + 1] : rs[0];
+  if (after) {
+    const top = procs.filter((p) => after.processes[p]).sort((a, b) => after.processes[b]!.cores - after.processes[a]!.cores);
+    const share = limit && after.workflowTasksPerSec ? `; ${n(after.workflowTasksPerSec)} workflow tasks/s, ${n((after.workflowTasksPerSec / limit.maxWorkflowTasksPerSec) * 100)} % of the dev server's limit` : '';
+    out.push('', `At ${n(after.agents)} agents${knee ? ' (the step after the knee)' : ''} the processes under test kept **${n(cores(after), 2)} of the box's 2 cores** busy (${top.map((p) => `${p} ${n(after.processes[p]!.cores, 2)}`).join(', ')})${share}.`);
+  }
+  return out;
 }
 
 /** The reference fleet on paper, from one phase's per-agent figures (the knee's). */

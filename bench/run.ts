@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     'no-limit': { type: 'boolean', default: false },
     'limit-compare-journal': { type: 'boolean', default: false },
     'history-sample': { type: 'string', default: '100' },
+    'worker-cache': { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
     'no-markdown': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -44,12 +45,13 @@ if (args.help) {
   process.stdout.write(`npm run bench -- [--mix production|stress] [--agents 1000] [--duration 750] [--mode coalesced|naive|both]
                 [--ramp --ramp-steps 2500,5000,10000,20000,40000 --ramp-duration 750 --budget-min 120]
                 [--max-receipt-p99 100 --max-lateness-p99 1000] [--no-limit] [--limit-compare-journal]
-                [--history-sample 100] [--out bench/results] [--no-markdown]
+                [--history-sample 100] [--worker-cache N] [--out bench/results] [--no-markdown]
 
 The first phase runs --agents for --duration seconds; with --ramp each further step runs its agents
 for --ramp-duration seconds, stopping at the first step over a threshold, and skipping steps that
 would end after --budget-min minutes from the start. The production mix needs phases of at least
-12 minutes (720 s) for reminders (8 min) and ABNORMAL (10 min) to fire.
+12 minutes (720 s) for reminders (8 min) and ABNORMAL (10 min) to fire. --worker-cache sets the
+worker's VIGIL_WORKER_CACHED_WORKFLOWS (default 5000) for the whole run.
 `);
   process.exit(0);
 }
@@ -103,7 +105,8 @@ async function main() {
   const pool = createPool(stack.databaseUrl, 5);
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const temporal = new Client({ connection });
-  const env = { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, VIGIL_JWT_SECRET: secret, LOG_LEVEL: 'warn', VIGIL_HEARTBEAT_MS: '30000', VIGIL_WORKER_METRICS_PORT: '0' };
+  const env = { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, VIGIL_JWT_SECRET: secret, LOG_LEVEL: 'warn', VIGIL_HEARTBEAT_MS: '30000', VIGIL_WORKER_METRICS_PORT: '0',
+    ...(args['worker-cache'] ? { VIGIL_WORKER_CACHED_WORKFLOWS: args['worker-cache'] } : {}) };
   const worker = child(ROOT, 'workers/main.ts', env);
   const dispatcher = child(ROOT, 'workers/dispatcher-main.ts', { ...env, VIGIL_DISPATCHER_METRICS_PORT: '0' });
   const temporalPid = findPid('start-dev', stack.temporalAddress.split(':')[1]!);

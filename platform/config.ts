@@ -35,6 +35,7 @@ const Env = z.object({
   VIGIL_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0'),
   VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   VIGIL_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+  VIGIL_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(1).max(1_000_000).default(5000),
   VIGIL_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   VIGIL_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   VIGIL_RECONCILE_EVERY_SEC: z.coerce.number().int().min(5).default(60),
@@ -67,6 +68,8 @@ export interface Config {
   region: string;
   /** The worker's Prometheus `GET /metrics` port; 0 = off. */
   workerMetricsPort: number;
+  /** Agent workflows the worker keeps in memory (sticky cache); more agents than this replay on wake-up. */
+  workerCachedWorkflows: number;
   taskQueue: string;
   logLevel: string;
   /** Webhooks may target loopback/private/link-local addresses (local development and tests only). */
@@ -141,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedOrigins: e.VIGIL_ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
     region: e.VIGIL_REGION,
     workerMetricsPort: e.VIGIL_WORKER_METRICS_PORT,
+    workerCachedWorkflows: e.VIGIL_WORKER_CACHED_WORKFLOWS,
     taskQueue: e.VIGIL_TASK_QUEUE,
     logLevel: e.LOG_LEVEL,
     webhookAllowPrivate: e.VIGIL_WEBHOOK_ALLOW_PRIVATE === '1',

@@ -30,6 +30,8 @@ export interface AgentWorkerOptions extends HcmDeps {
   workflowBundle: WorkflowBundleOption;
   /** What the retention activity keeps; default the configuration's defaults. */
   retention?: Partial<RetentionPolicy>;
+  /** Sticky cache size (VIGIL_WORKER_CACHED_WORKFLOWS); default 5000. */
+  maxCachedWorkflows?: number;
 }
 
 let runtimeInstalled = false;
@@ -53,7 +55,7 @@ export function createAgentWorker(o: AgentWorkerOptions): Promise<Worker> {
     workflowBundle: o.workflowBundle,
     activities: { ...createHcmActivities(o), ...createReconcileActivities(o), ...createRetentionActivities(o) },
     // Agents are long-lived and mostly idle: keep many cached, poll modestly.
-    maxCachedWorkflows: 5000,
+    maxCachedWorkflows: o.maxCachedWorkflows ?? 5000,
     // After a worker restart its agents' next tasks wait this long on the old sticky queue: keep
     // it short so a window that fires then lands on time.
     stickyQueueScheduleToStartTimeout: '2 seconds',

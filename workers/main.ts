@@ -23,6 +23,7 @@ const server = cfg.workerMetricsPort
   ? await serveMetrics(metrics.registry, cfg.workerMetricsPort).catch((err: Error) => void log.warn({ err: err.message }, 'worker metrics off'))
   : undefined;
 const worker = await createAgentWorker({
+  maxCachedWorkflows: cfg.workerCachedWorkflows,
   onCall: metrics.onCall,
   connection,
   namespace: cfg.temporalNamespace,
