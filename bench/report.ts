@@ -139,7 +139,7 @@ function chart(rs: PhaseResult[], limit: LimitResult | undefined): string {
   const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans" font-size="12">`, `<rect width="${W}" height="${H}" fill="white"/>`];
   const text = (x: number, y: number, s: string, extra = '') => out.push(`<text x="${x}" y="${y}" ${extra}>${s}</text>`);
   const colors = ['#3b6ea8', '#e08a2c', '#5a9e6f', '#c0392b', '#8e44ad', '#7f8c8d', '#16a085'];
-  const panel = (px: number, py: number, title: string, unit: string, series: { label: string; values: (number | null)[] }[], hline?: { label: string; value: number }) => {
+  const panel = (px: number, py: number, title: string, unit: string, series: { label: string; values: (number | null)[] }[], hline?: { label: string; value: number }, legendLeft = true) => {
     const pw = 440, ph = 250;
     text(px, py - 12, title, 'font-size="14" font-weight="bold"');
     const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
@@ -153,14 +153,14 @@ function chart(rs: PhaseResult[], limit: LimitResult | undefined): string {
     rs.forEach((r, i) => text(xs(i) - 12, py + ph + 16, n(r.agents), 'font-size="10"'));
     if (hline) {
       out.push(`<line x1="${px}" y1="${ys(hline.value)}" x2="${px + pw}" y2="${ys(hline.value)}" stroke="#c0392b" stroke-dasharray="6,4"/>`);
-      text(px + pw - 4, ys(hline.value) - 4, hline.label, 'text-anchor="end" fill="#c0392b" font-size="10"');
+      text(px + pw - 4, ys(hline.value) + 14, hline.label, 'text-anchor="end" fill="#c0392b" font-size="10"');
     }
     series.forEach((s, k) => {
       const c = colors[k % colors.length]!;
       const pts = s.values.map((v, i) => (v === null ? null : `${xs(i)},${ys(v)}`)).filter(Boolean).join(' ');
       out.push(`<polyline points="${pts}" fill="none" stroke="${c}" stroke-width="2"/>`);
       s.values.forEach((v, i) => v !== null && out.push(`<circle cx="${xs(i)}" cy="${ys(v)}" r="3" fill="${c}"/>`));
-      text(px + pw - 150, py + 14 + k * 16, s.label, `fill="${c}" font-size="11"`);
+      text(legendLeft ? px + 60 : px + pw - 150, py + 24 + k * 16, s.label, `fill="${c}" font-size="11"`);
     });
   };
   const procs = [...new Set(rs.flatMap((r) => Object.keys(r.processes)))].filter((p) => p !== 'bench client');
@@ -174,7 +174,7 @@ function chart(rs: PhaseResult[], limit: LimitResult | undefined): string {
   panel(600, 420, 'Memory per connected agent', 'KiB', [
     { label: 'gateway', values: rs.map((r) => r.memoryPerAgentKiB.gateway) },
     { label: 'worker', values: rs.map((r) => r.memoryPerAgentKiB.worker) },
-  ]);
+  ], undefined, false);
   text(W / 2 - 20, H - 8, 'agents');
   out.push('</svg>');
   return out.join('\n');
