@@ -55,6 +55,11 @@ describe('bounded signals and Temporal deadlines', () => {
   }
 
   async function expectDelivered(agentId: string, frames: { reqId: string }[][]) {
+    // The last part's signal is accepted before its rows go; the history read may trail that by a
+    // moment (the dev server reads SQLite in WAL mode from other connections), so read until complete.
+    const want = frames.flat().length;
+    const count = async () => new Set((await signalsReceived(agentId)).flatMap((s) => s.events.map((e) => e.reqId))).size;
+    await eventually(async () => (await count()) >= want, 15_000, 'every event in the workflow history').catch(() => {});
     const signals = await signalsReceived(agentId);
     for (const s of signals) expect(s.bytes).toBeLessThanOrEqual(MAX_SIGNAL_BYTES);
     // In order; a part retried after a deadline may arrive twice, which the workflow drops by reqId.
