@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { signToken } from '../platform/auth.ts';
 import { MIXES } from './mix.ts';
+import { pct } from './stats.ts';
 import { Simulation, type ActionRecord } from './workbench.ts';
 
 export interface ShardSpec {
@@ -96,7 +97,7 @@ export interface LoadOptions {
 }
 
 /** Runs the fleet for `durationSec` over as many shard processes as it needs; merges what they measured. */
-export async function runLoad(o: LoadOptions, pct: (xs: number[], p: number) => number | null): Promise<LoadResult> {
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const { shards, localAddresses } = layout(o.agents);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vigil-load-'));
   const connectPerSec = Math.max(20, o.agents / MIXES[o.mix].loginSpreadSec);

@@ -13,7 +13,7 @@ import { completedWorkflowTasks, quiet, scrape } from './limit/measure.ts';
 import { agentId, layout, runLoad } from './loadgen.ts';
 import { MIXES, windowMs } from './mix.ts';
 import { pssMiB, tree, watch, type ProcUsage } from './procstat.ts';
-import { pct } from './stats.ts';
+import { pct, round } from './stats.ts';
 
 export const AGENTS_PER_GATEWAY = 15_000;
 
@@ -96,7 +96,6 @@ export async function stopChild(p: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const percentiles = (xs: number[]): Percentiles => ({ p50: pct(xs, 50), p99: pct(xs, 99), max: pct(xs, 100), n: xs.length });
 const treePss = (pid: number | undefined) => (pid ? tree(pid).reduce((s, p) => s + pssMiB(p), 0) : 0);
 
@@ -159,7 +158,7 @@ export async function runPhase(ctx: PhaseContext, name: string, mode: 'coalesced
       const rate = p.accepted / Math.max(1, p.elapsedSec);
       say(`${name}: ${p.elapsedSec.toFixed(0)}/${durationSec} s  connected ${p.connected}/${agents}  events ${p.accepted} (${rate.toFixed(0)}/s)  receipt p99 of the last 5 s ${p.recentP99 ?? '-'} ms`);
     },
-  }, pct);
+  });
   const wall = (Date.now() - t0) / 1000;
   const processes = { ...usage.stop(), ...(loadUsage?.stop() ?? {}) };
   const wft = ctx.temporalMetricsUrl ? (await completedWorkflowTasks(ctx.temporalMetricsUrl)) - wft0 : null;

@@ -2,6 +2,7 @@
 // the peak proportional set size (PSS: shared pages split between their users, so Postgres
 // backends sharing buffers are not counted many times).
 import fs from 'node:fs';
+import { round } from './stats.ts';
 
 const TICK = 100; // USER_HZ on Linux
 
@@ -78,38 +79,27 @@ const rootsOf = (name: string, pid: number) => (name.endsWith('!') ? [pid] : tre
  */
 export function watch(pids: Record<string, number | number[] | undefined>): { stop(): Record<string, ProcUsage> } {
   const t0 = Date.now();
-  const cpu0: Record<string, number> = {};
-  const peak: Record<string, number> = {};
-  const list = (p: number | number[] | undefined) => (p === undefined ? [] : Array.isArray(p) ? p : [p]);
+  const names = Object.keys(pids).filter((name) => list(pids[name]).length > 0);
   const all = (name: string) => list(pids[name]).flatMap((p) => rootsOf(name, p));
-  // CPU per process as last seen, so a process that exits before stop() keeps what it used.
-  const lastCpu = new Map<number, number>();
-  const firstCpu = new Map<number, number>();
-  const sumCpu = (name: string) => {
-    let used = 0;
-    for (const p of all(name)) {
-      const c = cpuSeconds(p);
-      if (!firstCpu.has(p)) firstCpu.set(p, cpu0[name] === undefined ? c : 0);
-      if (c > 0) lastCpu.set(p, c);
-    }
-    for (const [p, c] of lastCpu) if (owner.get(p) === name) used += c - (firstCpu.get(p) ?? 0);
-    return used;
-  };
-  const owner = new Map<number, string>();
+  // Per process: CPU when first seen (0 for one born after the start) and as last seen, so a
+  // process that exits before stop() keeps what it used.
+  const first = new Map<number, number>();
+  const last = new Map<number, { name: string; cpu: number }>();
+  const peak: Record<string, number> = {};
+  let started = false;
   const sample = () => {
-    for (const name of Object.keys(pids)) {
-      if (list(pids[name]).length === 0) continue;
-      for (const p of all(name)) owner.set(p, name);
-      sumCpu(name);
-      peak[name] = Math.max(peak[name] ?? 0, all(name).reduce((s, p) => s + pssMiB(p), 0));
+    for (const name of names) {
+      const ps = all(name);
+      for (const p of ps) {
+        const cpu = cpuSeconds(p);
+        if (!first.has(p)) first.set(p, started ? 0 : cpu);
+        if (cpu > 0) last.set(p, { name, cpu });
+      }
+      peak[name] = Math.max(peak[name] ?? 0, ps.reduce((s, p) => s + pssMiB(p), 0));
     }
   };
-  for (const name of Object.keys(pids)) {
-    for (const p of all(name)) owner.set(p, name);
-    sumCpu(name);
-    cpu0[name] = 0;
-  }
   sample();
+  started = true;
   const timer = setInterval(sample, 1000);
   return {
     stop() {
@@ -117,15 +107,14 @@ export function watch(pids: Record<string, number | number[] | undefined>): { st
       sample();
       const wall = (Date.now() - t0) / 1000;
       const out: Record<string, ProcUsage> = {};
-      for (const name of Object.keys(pids)) {
-        if (list(pids[name]).length === 0) continue;
-        for (const p of all(name)) owner.set(p, name);
-        const used = sumCpu(name);
-        out[name.replace(/!$/, '')] = { cpuSec: round(used), cores: round(used / wall), peakPssMiB: round(peak[name] ?? 0) };
+      for (const name of names) {
+        let used = 0;
+        for (const [p, l] of last) if (l.name === name) used += l.cpu - (first.get(p) ?? 0);
+        out[name.replace(/!$/, '')] = { cpuSec: round(used, 2), cores: round(used / wall, 2), peakPssMiB: round(peak[name] ?? 0, 2) };
       }
       return out;
     },
   };
 }
 
-const round = (x: number) => Math.round(x * 100) / 100;
+const list = (p: number | number[] | undefined) => (p === undefined ? [] : Array.isArray(p) ? p : [p]);

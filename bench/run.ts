@@ -152,14 +152,11 @@ async function main() {
     if (args.mode !== 'coalesced') first.push(await runPhase(ctx, `${mixName}-${agents}-naive`, 'naive', mixName, agents, duration));
     doc.results.push(...first);
     await save();
-    const firstOk = first[0] && withinThresholds(first[0]) === null;
-    if (first[0]) {
-      const why = withinThresholds(first[0]);
-      say(`${agents} agents: ${why ?? 'within thresholds'}`);
-      if (!why) doc.knee = agents;
-      else doc.stoppedBy = why;
-    }
-    if (args.ramp && firstOk) {
+    const firstMiss = first[0] ? withinThresholds(first[0]) : 'no coalesced phase';
+    if (first[0]) say(`${agents} agents: ${firstMiss ?? 'within thresholds'}`);
+    if (firstMiss === null) doc.knee = agents;
+    else if (first[0]) doc.stoppedBy = firstMiss;
+    if (args.ramp && firstMiss === null) {
       for (const n of steps.filter((s) => s > agents)) {
         const endsAt = Date.now() + (Number(args['ramp-duration']) + 120) * 1000;
         if (endsAt > t0 + Number(args['budget-min']) * 60_000) {
