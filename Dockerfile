@@ -18,6 +18,7 @@ RUN npm ci --omit=dev && npm cache clean --force
 # Only the runtime sources: no node_modules, .data, .git or tests from the build context.
 COPY tsconfig.json ./
 COPY activities ./activities
+COPY console ./console
 COPY db ./db
 COPY gateway ./gateway
 COPY platform ./platform

@@ -1,11 +1,11 @@
 // HCM: the only place a status becomes a fact. Each commit is one Postgres transaction that locks
 // the agent's status row, re-reads the facts, and writes status, log and outbox rows together —
 // or rejects with a reason and the fresh facts.
-import type pg from 'pg';
 import { ensureAgent } from '../db/agents.ts';
-import { inTransaction, type Pool } from '../db/pool.ts';
+import { inTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import { resolveRule } from '../db/rules.ts';
-import { STATUS_CODE, type Candidate, type Facts, type HcmReply, type Reminder, type Status } from '../workflows/model.ts';
+import { lockStatus, openTaskCount, transitionCommitted, writeReminder, writeTransition } from '../db/status.ts';
+import { STATUS_CODE, type Candidate, type Facts, type HcmReply, type Reminder } from '../workflows/model.ts';
 import { recheck, recheckReminder } from './recheck.ts';
 
 export interface ReminderReply {
@@ -44,48 +44,24 @@ export function isDataError(err: unknown): boolean {
   return typeof code === 'string' && /^2[23]/.test(code) && code !== '23505';
 }
 
-interface StatusRow {
-  status: Status;
-  cause: string;
-  since: Date;
-  version: number;
-  prior_status: Status | null;
-  offline_by_window: boolean;
-  last_action_at: Date | null;
-  last_reminder_at: Date | null;
-  region: string;
-  business_line: string;
-  skill_groups: string[];
-}
-
-async function lockFacts(c: pg.PoolClient, tenant: string, agentId: string) {
-  const { rows } = await c.query<StatusRow>(
-    `SELECT s.status, s.cause, s.since, s.version, s.prior_status, s.offline_by_window, s.last_action_at,
-            s.last_reminder_at, a.region, a.business_line, a.skill_groups
-       FROM status_table s JOIN agents a USING (tenant, agent_id)
-      WHERE s.tenant = $1 AND s.agent_id = $2 FOR UPDATE OF s`,
-    [tenant, agentId],
-  );
-  const row = rows[0];
+async function lockFacts(c: Queryable, tenant: string, agentId: string) {
+  const row = await lockStatus(c, tenant, agentId);
   if (!row) return undefined;
-  const { rows: t } = await c.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM tasks WHERE tenant = $1 AND agent_id = $2 AND state = 'open'`,
-    [tenant, agentId],
-  );
+  const taskCount = await openTaskCount(c, tenant, agentId);
   const rule = await resolveRule(c, tenant, agentId);
   const facts: Facts = {
     status: row.status,
     cause: row.cause as Facts['cause'],
     since: row.since.getTime(),
     version: row.version,
-    priorStatus: row.prior_status,
-    offlineByWindow: row.offline_by_window,
-    taskCount: t[0]?.n ?? 0,
+    priorStatus: row.priorStatus,
+    offlineByWindow: row.offlineByWindow,
+    taskCount,
     rule,
-    ...(row.last_action_at ? { lastActionAt: row.last_action_at.getTime() } : {}),
-    lastReminderAt: row.last_reminder_at?.getTime() ?? null,
-    businessLine: row.business_line,
-    skillGroups: row.skill_groups,
+    ...(row.lastActionAt ? { lastActionAt: row.lastActionAt.getTime() } : {}),
+    lastReminderAt: row.lastReminderAt?.getTime() ?? null,
+    businessLine: row.businessLine,
+    skillGroups: row.skillGroups,
   };
   return { row, facts };
 }
@@ -102,7 +78,13 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
     });
 
   /** Runs one HCM call, ends a data error as INVALID_INPUT (with fresh facts) and counts the outcome. */
-  async function guarded<T extends { facts: Facts }>(activity: keyof HcmActivities, a: { tenant: string; agentId: string }, run: () => Promise<T>, invalid: (facts: Facts) => T, ok: (r: T) => boolean): Promise<T> {
+  async function guarded<T extends { facts: Facts }>(
+    activity: keyof HcmActivities,
+    a: { tenant: string; agentId: string },
+    run: () => Promise<T>,
+    invalid: (facts: Facts) => T,
+    ok: (r: T) => boolean,
+  ): Promise<T> {
     try {
       const r = await run();
       deps.onCall?.(activity, ok(r) ? 'committed' : 'rejected');
@@ -118,7 +100,13 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
   }
 
   const remind = (r: Reminder): Promise<ReminderReply> =>
-    guarded('remind', r, () => remindOnce(r), (facts) => ({ sent: false, reason: 'INVALID_INPUT', facts }), (x) => x.sent);
+    guarded(
+      'remind',
+      r,
+      () => remindOnce(r),
+      (facts) => ({ sent: false, reason: 'INVALID_INPUT', facts }),
+      (x) => x.sent,
+    );
 
   async function remindOnce(r: Reminder): Promise<ReminderReply> {
     const reply = await inTransaction(pool, async (c): Promise<ReminderReply> => {
@@ -126,20 +114,20 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
       const { facts } = (await lockFacts(c, r.tenant, r.agentId))!;
       const why = recheckReminder(r, facts, Date.now());
       if (why) return { sent: false, reason: why, facts };
-      const { rowCount } = await c.query(
-        `INSERT INTO status_change_outbox (tenant, agent_id, topic, version, dedupe_key, payload)
-         VALUES ($1, $2, 'reminder', $3, $4, $5) ON CONFLICT DO NOTHING`,
-        [r.tenant, r.agentId, facts.version, r.dedupeKey, JSON.stringify({
-          cause: r.cause, lastActionAt: new Date(r.lastActionAt).toISOString(), lockSec: r.lockSec,
+      const at = await writeReminder(c, {
+        tenant: r.tenant,
+        agentId: r.agentId,
+        version: facts.version,
+        dedupeKey: r.dedupeKey,
+        payload: {
+          cause: r.cause,
+          lastActionAt: new Date(r.lastActionAt).toISOString(),
+          lockSec: r.lockSec,
           status: facts.status,
-        })],
-      );
-      if (!rowCount) return { sent: false, reason: 'ALREADY_SENT', facts };
-      const { rows } = await c.query<{ at: Date }>(
-        `UPDATE status_table SET last_reminder_at = now() WHERE tenant = $1 AND agent_id = $2 RETURNING last_reminder_at AS at`,
-        [r.tenant, r.agentId],
-      );
-      return { sent: true, facts: { ...facts, lastReminderAt: rows[0]!.at.getTime() } };
+        },
+      });
+      if (!at) return { sent: false, reason: 'ALREADY_SENT', facts };
+      return { sent: true, facts: { ...facts, lastReminderAt: at.getTime() } };
     });
     if (reply.sent) deps.onOutbox?.();
     return reply;
@@ -156,7 +144,13 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
     },
 
     commitTransition: (cand) =>
-      guarded('commitTransition', cand, () => commitOnce(cand), (facts) => ({ committed: false, candidate: cand, reason: 'INVALID_INPUT', facts }), (r) => r.committed),
+      guarded(
+        'commitTransition',
+        cand,
+        () => commitOnce(cand),
+        (facts) => ({ committed: false, candidate: cand, reason: 'INVALID_INPUT', facts }),
+        (r) => r.committed,
+      ),
 
     async sendReminder(r) {
       return (await remind(r)).sent;
@@ -170,45 +164,44 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
       await ensureAgent(c, cand.tenant, cand.agentId, region);
       const { row, facts } = (await lockFacts(c, cand.tenant, cand.agentId))!;
       // Already handled (activity retry, workflow reset, replay): answer as the first time did.
-      const { rowCount: seen } = await c.query(
-        `SELECT 1 FROM unified_work_status_log WHERE tenant = $1 AND agent_id = $2 AND dedupe_key = $3`,
-        [cand.tenant, cand.agentId, cand.dedupeKey],
-      );
-      if (seen) return { committed: false, candidate: cand, reason: 'ALREADY_HANDLED', facts };
+      if (await transitionCommitted(c, cand.tenant, cand.agentId, cand.dedupeKey))
+        return { committed: false, candidate: cand, reason: 'ALREADY_HANDLED', facts };
       const why = recheck(cand, facts, row.region, region);
       if (why) return { committed: false, candidate: cand, reason: why, facts };
 
       const version = facts.version + 1;
       const priorStatus = cand.to === 'ABNORMAL' ? cand.from : null;
       const offlineByWindow = cand.to === 'OFFLINE' && cand.actor.kind === 'system';
-      const { rows } = await c.query<{ since: Date }>(
-        `UPDATE status_table SET status = $3, status_code = $4, cause = $5, actor = $6, since = now(),
-                version = $7, prior_status = $8, offline_by_window = $9, rule_id = $10, rule_version = $11,
-                updated_at = now()
-          WHERE tenant = $1 AND agent_id = $2 RETURNING since`,
-        [cand.tenant, cand.agentId, cand.to, STATUS_CODE[cand.to], cand.cause, actorText(cand), version,
-          priorStatus, offlineByWindow, facts.rule.ruleId, facts.rule.version],
-      );
-      const since = rows[0]!.since;
-      await c.query(
-        `INSERT INTO unified_work_status_log (tenant, agent_id, version, from_status, to_status, cause, actor,
-           reason, rule_id, rule_version, window_start, dedupe_key, basis, committed_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,to_timestamp($11 / 1000.0),$12,$13,$14)`,
-        [cand.tenant, cand.agentId, version, cand.from, cand.to, cand.cause, actorText(cand), cand.reason ?? null,
-          cand.ruleId, cand.ruleVersion, cand.windowStart, cand.dedupeKey, JSON.stringify(cand.basis), since],
-      );
-      await c.query(
-        `INSERT INTO status_change_outbox (tenant, agent_id, topic, version, dedupe_key, payload)
-         VALUES ($1, $2, 'status', $3, $4, $5)`,
-        [cand.tenant, cand.agentId, version, cand.dedupeKey, JSON.stringify({
-          from: cand.from, to: cand.to, status: cand.to, statusCode: STATUS_CODE[cand.to], cause: cand.cause,
-          actor: actorText(cand), reason: cand.reason ?? null, since: since.toISOString(),
-        })],
-      );
+      const since = await writeTransition(c, {
+        tenant: cand.tenant,
+        agentId: cand.agentId,
+        from: cand.from,
+        to: cand.to,
+        statusCode: STATUS_CODE[cand.to],
+        cause: cand.cause,
+        actor: actorText(cand),
+        reason: cand.reason ?? null,
+        version,
+        priorStatus,
+        offlineByWindow,
+        rule: facts.rule,
+        candidateRule: { ruleId: cand.ruleId, version: cand.ruleVersion },
+        windowStart: cand.windowStart,
+        dedupeKey: cand.dedupeKey,
+        basis: cand.basis,
+      });
       return {
         committed: true,
         candidate: cand,
-        facts: { ...facts, status: cand.to, cause: cand.cause, since: since.getTime(), version, priorStatus, offlineByWindow },
+        facts: {
+          ...facts,
+          status: cand.to,
+          cause: cand.cause,
+          since: since.getTime(),
+          version,
+          priorStatus,
+          offlineByWindow,
+        },
       };
     });
     if (reply.committed) deps.onOutbox?.();

@@ -14,13 +14,19 @@ export function recheck(c: Candidate, facts: Facts, owner: string, region: strin
   // A resume needs an action after the status it leaves (a replayed old event is not one).
   if (c.cause === 'ACTIVITY_RESUMED' && c.windowStart < facts.since - 1000) return 'ACTION_BEFORE_STATUS';
   // Both times are the gateway's (engine 2): the margin only absorbs timestamptz rounding.
-  if ((c.to === 'ABNORMAL' || c.to === 'OFFLINE') && (facts.lastActionAt ?? 0) > c.windowStart + 0.5) return 'ACTIVITY_SINCE';
+  if ((c.to === 'ABNORMAL' || c.to === 'OFFLINE') && (facts.lastActionAt ?? 0) > c.windowStart + 0.5)
+    return 'ACTIVITY_SINCE';
   return undefined;
 }
 
 /** Why a reminder is not sent, or undefined when it is due. */
-export function recheckReminder(r: Pick<Reminder, 'lastActionAt' | 'lockSec' | 'ruleId' | 'ruleVersion'>, facts: Facts, now: number): string | undefined {
-  if (r.ruleId !== undefined && (r.ruleId !== facts.rule.ruleId || r.ruleVersion !== facts.rule.version)) return 'RULE_CHANGED';
+export function recheckReminder(
+  r: Pick<Reminder, 'lastActionAt' | 'lockSec' | 'ruleId' | 'ruleVersion'>,
+  facts: Facts,
+  now: number,
+): string | undefined {
+  if (r.ruleId !== undefined && (r.ruleId !== facts.rule.ruleId || r.ruleVersion !== facts.rule.version))
+    return 'RULE_CHANGED';
   if ((facts.lastActionAt ?? 0) > r.lastActionAt + 0.5) return 'ACTIVITY_SINCE';
   if (facts.lastReminderAt != null && now - facts.lastReminderAt < r.lockSec * 1000) return 'REMINDER_LOCK';
   return undefined;

@@ -18,7 +18,10 @@ function beat(): void {
   }
 }
 
-export function createRetentionActivities(deps: { pool: Pool; retention?: Partial<RetentionPolicy> }): RetentionActivities {
+export function createRetentionActivities(deps: {
+  pool: Pool;
+  retention?: Partial<RetentionPolicy>;
+}): RetentionActivities {
   const policy: RetentionPolicy = { ...loadConfig({}).retention, ...deps.retention };
   return {
     async applyRetention() {

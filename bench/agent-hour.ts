@@ -7,7 +7,8 @@ import type { Client } from '@temporalio/client';
 import { recordEvents } from '../db/intake.ts';
 import type { Pool } from '../db/pool.ts';
 import type { RuleInput } from '../db/rules.ts';
-import { agentWorkflowId, eventsSignal, stateQuery, type EventsSignal } from '../workflows/contract.ts';
+import { signalAgent } from '../workflows/client.ts';
+import { agentWorkflowId, stateQuery, type EventsSignal } from '../workflows/contract.ts';
 import { Coalescer, mustSignalNow } from '../gateway/coalescer.ts';
 import { loadConfig } from '../platform/config.ts';
 import { DEFAULT_RULE, closesTask, opensTask, type AgentEvent } from '../workflows/model.ts';
@@ -47,7 +48,11 @@ export function rawStream(mix: Mix, hours: number): { atMs: number; type: number
   for (let k = 0; k * period < total; k++) {
     const id = `T-${k}`;
     const at = (k * period + 3) * 1000; // open, reply, complete; then no task until the next one (IDLE)
-    out.push({ atMs: at, type: 3, ticketId: id }, { atMs: at + (period / 3) * 1000, type: 4, ticketId: id }, { atMs: at + ((2 * period) / 3) * 1000, type: 5, ticketId: id });
+    out.push(
+      { atMs: at, type: 3, ticketId: id },
+      { atMs: at + (period / 3) * 1000, type: 4, ticketId: id },
+      { atMs: at + ((2 * period) / 3) * 1000, type: 5, ticketId: id },
+    );
   }
   return out.sort((a, b) => a.atMs - b.atMs);
 }
@@ -83,9 +88,14 @@ export async function agentStream(mix: Mix, hours: number): Promise<Step[]> {
     },
     send: async (b) => {
       const events = b.events.map((e) => ({ type: e.type, ...(e.ticketId ? { ticketId: e.ticketId } : {}) }));
-      const kind: StepKind = b.devices.length > 0 && events.length === 0 ? 'device'
-        : events.some((e) => e.type >= 2 && e.type <= 12) ? 'ticket'
-        : events.some((e) => e.type !== 1) ? 'activity' : 'heartbeat';
+      const kind: StepKind =
+        b.devices.length > 0 && events.length === 0
+          ? 'device'
+          : events.some((e) => e.type >= 2 && e.type <= 12)
+            ? 'ticket'
+            : events.some((e) => e.type !== 1)
+              ? 'activity'
+              : 'heartbeat';
       steps.push({ atSec: now / 1000, kind, events });
     },
   });
@@ -106,11 +116,25 @@ export async function agentStream(mix: Mix, hours: number): Promise<Step[]> {
   let n = 0;
   for (const e of rawStream(mix, hours)) {
     await runTimersUntil(e.atMs);
-    const events: AgentEvent[] = [{ reqId: `r${n++}`, type: e.type, ts: e.atMs, receivedAt: e.atMs, deviceId: 'tab-1', ...(e.ticketId ? { ticketId: e.ticketId } : {}) }];
+    const events: AgentEvent[] = [
+      {
+        reqId: `r${n++}`,
+        type: e.type,
+        ts: e.atMs,
+        receivedAt: e.atMs,
+        deviceId: 'tab-1',
+        ...(e.ticketId ? { ticketId: e.ticketId } : {}),
+      },
+    ];
     const tasksBefore = openTasks;
     if (opensTask(e.type)) openTasks++;
     if (closesTask(e.type)) openTasks = Math.max(0, openTasks - 1);
-    const urgent = mustSignalNow(events, { status: openTasks > 0 ? 'ONLINE' : 'IDLE', offlineByWindow: false, tasksBefore, tasksAfter: openTasks });
+    const urgent = mustSignalNow(events, {
+      status: openTasks > 0 ? 'ONLINE' : 'IDLE',
+      offlineByWindow: false,
+      tasksBefore,
+      tasksAfter: openTasks,
+    });
     c.accept('t', 'a', events, null, urgent);
     await settle();
   }
@@ -177,9 +201,10 @@ export async function driveAgent(o: DriveOptions): Promise<Driven> {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     else maxLagMs = Math.max(maxLagMs, -wait);
     const ts = Date.now();
-    const batch: EventsSignal = step.kind === 'device'
-      ? { devices: [{ deviceId: device, connected: true, at: ts }] }
-      : { events: step.events.map((e): AgentEvent => ({ reqId: randomUUID(), ts, deviceId: device, ...e })) };
+    const batch: EventsSignal =
+      step.kind === 'device'
+        ? { devices: [{ deviceId: device, connected: true, at: ts }] }
+        : { events: step.events.map((e): AgentEvent => ({ reqId: randomUUID(), ts, deviceId: device, ...e })) };
     if (batch.events) {
       // As the gateway does: the facts first, and the workflow gets the events stamped with receipt time.
       batch.events = await recordEvents(o.pool, o.tenant, o.agentId, batch.events);
@@ -187,13 +212,12 @@ export async function driveAgent(o: DriveOptions): Promise<Driven> {
       const acted = batch.events.filter((e) => e.type !== 1);
       if (acted.length > 0) lastActionTs = acted.at(-1)!.receivedAt ?? ts;
     }
-    const handle = await o.client.workflow.signalWithStart('agentWorkflow', {
-      workflowId: id,
-      taskQueue: o.taskQueue,
-      args: [{ tenant: o.tenant, agentId: o.agentId, ...(o.historyLimit ? { historyLimit: o.historyLimit } : {}) }],
-      signal: eventsSignal,
-      signalArgs: [batch],
-    });
+    const handle = await signalAgent(
+      o.client,
+      o.taskQueue,
+      { tenant: o.tenant, agentId: o.agentId, historyLimit: o.historyLimit || undefined },
+      batch,
+    );
     firstRunId ||= handle.signaledRunId;
     await o.client.workflow.getHandle(id).query(stateQuery);
   }

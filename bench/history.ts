@@ -26,7 +26,8 @@ const agents = Number(values.agents);
 const hours = Number(values.hours);
 const scale = Number(values.scale);
 const historyLimit = values['history-limit'] ? Number(values['history-limit']) : undefined;
-if (![agents, hours, scale].every((n) => Number.isFinite(n) && n > 0)) throw new Error('--agents, --hours and --scale must be positive numbers');
+if (![agents, hours, scale].every((n) => Number.isFinite(n) && n > 0))
+  throw new Error('--agents, --hours and --scale must be positive numbers');
 
 const say = (l: string) => process.stdout.write(`${l}\n`);
 const t0 = Date.now();
@@ -37,7 +38,14 @@ const client = new Client({ connection });
 const nc = await NativeConnection.connect({ address: stack.temporalAddress });
 const tenant = `bench-${randomUUID().slice(0, 6)}`;
 const taskQueue = `vigil-bench-${randomUUID().slice(0, 8)}`;
-const worker = await createAgentWorker({ connection: nc, namespace: 'default', taskQueue, workflowBundle: await bundleWorkflows(), pool, region: 'local' });
+const worker = await createAgentWorker({
+  connection: nc,
+  namespace: 'default',
+  taskQueue,
+  workflowBundle: await bundleWorkflows(),
+  pool,
+  region: 'local',
+});
 const running = worker.run();
 
 try {
@@ -46,12 +54,20 @@ try {
   const byKind = new Map<string, number>();
   for (const s of steps) byKind.set(s.kind, (byKind.get(s.kind) ?? 0) + 1);
   const kinds = [...byKind].map(([k, n]) => `${k} ${n}`).join(', ');
-  say(`stack ready in ${Date.now() - t0} ms; ${agents} agent(s) × ${hours} h at ${scale}× (≈ ${Math.round((hours * 3600) / scale)} s real each)`);
-  say(`mix: heartbeat ${REALISTIC.heartbeatSec} s, an action every ${REALISTIC.actionEverySec} s during ${REALISTIC.activeSec} s of every ${REALISTIC.activeSec + REALISTIC.quietSec} s, ${REALISTIC.ticketsPerHour} tickets/h (open, reply, complete), coalesced by the gateway's Coalescer with the default rule: ${steps.length} signals`);
-  say(`signals per agent: ${steps.length} (${kinds})${historyLimit ? `; historyLimit ${historyLimit}` : "; continue-as-new on Temporal's suggestion"}`);
+  say(
+    `stack ready in ${Date.now() - t0} ms; ${agents} agent(s) × ${hours} h at ${scale}× (≈ ${Math.round((hours * 3600) / scale)} s real each)`,
+  );
+  say(
+    `mix: heartbeat ${REALISTIC.heartbeatSec} s, an action every ${REALISTIC.actionEverySec} s during ${REALISTIC.activeSec} s of every ${REALISTIC.activeSec + REALISTIC.quietSec} s, ${REALISTIC.ticketsPerHour} tickets/h (open, reply, complete), coalesced by the gateway's Coalescer with the default rule: ${steps.length} signals`,
+  );
+  say(
+    `signals per agent: ${steps.length} (${kinds})${historyLimit ? `; historyLimit ${historyLimit}` : "; continue-as-new on Temporal's suggestion"}`,
+  );
 
   const ids = Array.from({ length: agents }, (_, i) => `agent-${i + 1}`);
-  const driven = await Promise.all(ids.map((agentId) => driveAgent({ pool, client, taskQueue, tenant, agentId, steps, scale, historyLimit })));
+  const driven = await Promise.all(
+    ids.map((agentId) => driveAgent({ pool, client, taskQueue, tenant, agentId, steps, scale, historyLimit })),
+  );
   await new Promise((r) => setTimeout(r, 1000));
 
   let total = 0;
@@ -60,10 +76,15 @@ try {
   let signals = 0;
   for (const [i, agentId] of ids.entries()) {
     const runs = await runHistories(client, agentWorkflowId(tenant, agentId), driven[i]!.firstRunId);
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM unified_work_status_log WHERE tenant = $1 AND agent_id = $2`, [tenant, agentId]);
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n FROM unified_work_status_log WHERE tenant = $1 AND agent_id = $2`,
+      [tenant, agentId],
+    );
     say(`${agentId}: ${runs.length} run(s), ${rows[0].n} commits, driver lag ≤ ${driven[i]!.maxLagMs} ms`);
     for (const r of runs) {
-      say(`  run ${r.runId.slice(0, 8)}: ${r.events} events (${r.signals} signals, ${r.workflowTasks} workflow tasks, ${r.timers} timers, ${r.activities} activities)${r.continuedAsNew ? ' → continued as new' : ' (running)'}`);
+      say(
+        `  run ${r.runId.slice(0, 8)}: ${r.events} events (${r.signals} signals, ${r.workflowTasks} workflow tasks, ${r.timers} timers, ${r.activities} activities)${r.continuedAsNew ? ' → continued as new' : ' (running)'}`,
+      );
       total += r.events;
       maxRun = Math.max(maxRun, r.events);
       signals += r.signals;
@@ -75,7 +96,9 @@ try {
   say(`history events per agent-hour: ${Math.round(total / agentHours)}`);
   say(`signals per agent-hour:        ${Math.round(signals / agentHours)}`);
   say(`max events in one run:         ${maxRun}`);
-  say(`continue-as-new per agent-hour: ${(completedRuns / agentHours).toFixed(2)} (${completedRuns} in ${agentHours} agent-hours)`);
+  say(
+    `continue-as-new per agent-hour: ${(completedRuns / agentHours).toFixed(2)} (${completedRuns} in ${agentHours} agent-hours)`,
+  );
 } finally {
   worker.shutdown();
   await running;

@@ -14,7 +14,13 @@ import { createLogger } from '../platform/log.ts';
 import { freePort } from '../platform/ports.ts';
 import { startEmbeddedPostgres } from '../platform/postgres.ts';
 
-const { values } = parseArgs({ options: { writers: { type: 'string', default: '32' }, seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    writers: { type: 'string', default: '32' },
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
 const writers = Number(values.writers);
 const seconds = Number(values.seconds);
 
@@ -41,7 +47,9 @@ try {
     const t0 = Date.now();
     await Promise.all(Array.from({ length: writers }, (_, w) => lane(w)));
     const s = (Date.now() - t0) / 1000;
-    console.log(`round ${round}: ${(writer.stats.commits / s).toFixed(0)} commits/s, ${(writer.stats.frames / s).toFixed(0)} frames/s, ${(writer.stats.frames / writer.stats.commits).toFixed(1)} frames/commit`);
+    console.log(
+      `round ${round}: ${(writer.stats.commits / s).toFixed(0)} commits/s, ${(writer.stats.frames / s).toFixed(0)} frames/s, ${(writer.stats.frames / writer.stats.commits).toFixed(1)} frames/commit`,
+    );
   }
   await pool.end();
 } finally {

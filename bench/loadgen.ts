@@ -64,20 +64,41 @@ export function layout(agents: number, perShard = 5000): { shards: number; local
 async function shardMain(spec: ShardSpec, shard: number): Promise<void> {
   const ids = Array.from({ length: spec.to - spec.from }, (_, i) => agentId(spec.from + i));
   const tokens = new Map<string, string>();
-  for (const a of ids) tokens.set(a, await signToken(spec.secret, { sub: a, tenant: spec.tenant, role: 'agent' }, 4 * 3600));
+  for (const a of ids)
+    tokens.set(a, await signToken(spec.secret, { sub: a, tenant: spec.tenant, role: 'agent' }, 4 * 3600));
   const sim = new Simulation({
-    wsUrl: '', token: async (a) => tokens.get(a)!, agents: ids, durationSec: spec.durationSec, behaviour: MIXES[spec.mix].behaviour,
-    offset: spec.from, localAddresses: spec.localAddresses, connectPerSec: spec.connectPerSec, wsUrlOf: (i) => spec.wsUrls[i % spec.wsUrls.length]!,
+    wsUrl: '',
+    token: async (a) => tokens.get(a)!,
+    agents: ids,
+    durationSec: spec.durationSec,
+    behaviour: MIXES[spec.mix].behaviour,
+    offset: spec.from,
+    localAddresses: spec.localAddresses,
+    connectPerSec: spec.connectPerSec,
+    wsUrlOf: (i) => spec.wsUrls[i % spec.wsUrls.length]!,
   });
   await sim.run((s) => {
-    const p: ShardProgress = { shard, connected: s.connected, everConnected: s.everConnected.size, accepted: s.counts.accepted, recent: s.receiptsSince(Date.now() - 5000) };
+    const p: ShardProgress = {
+      shard,
+      connected: s.connected,
+      everConnected: s.everConnected.size,
+      accepted: s.counts.accepted,
+      recent: s.receiptsSince(Date.now() - 5000),
+    };
     process.send!({ type: 'progress', progress: p });
   });
   const result: LoadResult = {
-    receiptMs: sim.receiptMs, receiptAt: sim.receiptAt, allConnectedAt: sim.allConnectedAt,
-    actions: Object.fromEntries(sim.actions), requests: sim.requests, acceptedBy: Object.fromEntries(sim.acceptedBy),
-    counts: sim.counts, everConnected: sim.everConnected.size, peakConnected: sim.peakConnected,
-    loopDelayMs: [{ p99: sim.loopDelay.percentile(99) / 1e6, max: sim.loopDelay.max / 1e6 }], pids: [process.pid],
+    receiptMs: sim.receiptMs,
+    receiptAt: sim.receiptAt,
+    allConnectedAt: sim.allConnectedAt,
+    actions: Object.fromEntries(sim.actions),
+    requests: sim.requests,
+    acceptedBy: Object.fromEntries(sim.acceptedBy),
+    counts: sim.counts,
+    everConnected: sim.everConnected.size,
+    peakConnected: sim.peakConnected,
+    loopDelayMs: [{ p99: sim.loopDelay.percentile(99) / 1e6, max: sim.loopDelay.max / 1e6 }],
+    pids: [process.pid],
   };
   await fs.writeFile(spec.outFile, JSON.stringify(result));
   process.send!({ type: 'done' });
@@ -91,7 +112,13 @@ export interface LoadOptions {
   durationSec: number;
   mix: keyof typeof MIXES;
   /** Called every 5 s with the fleet's totals. */
-  onProgress(p: { elapsedSec: number; connected: number; everConnected: number; accepted: number; recentP99: number | null }): void;
+  onProgress(p: {
+    elapsedSec: number;
+    connected: number;
+    everConnected: number;
+    accepted: number;
+    recentP99: number | null;
+  }): void;
   /** Called once the shards run, with their pids (to measure them). */
   onStarted?(pids: number[]): void;
 }
@@ -108,18 +135,31 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const done: Promise<void>[] = [];
   for (let s = 0; s < shards; s++) {
     const spec: ShardSpec = {
-      wsUrls: o.wsUrls, secret: o.secret, tenant: o.tenant, from: s * per, to: Math.min(o.agents, (s + 1) * per), durationSec: o.durationSec,
-      mix: o.mix, localAddresses, connectPerSec: connectPerSec / shards, outFile: path.join(dir, `shard-${s}.json`),
+      wsUrls: o.wsUrls,
+      secret: o.secret,
+      tenant: o.tenant,
+      from: s * per,
+      to: Math.min(o.agents, (s + 1) * per),
+      durationSec: o.durationSec,
+      mix: o.mix,
+      localAddresses,
+      connectPerSec: connectPerSec / shards,
+      outFile: path.join(dir, `shard-${s}.json`),
     };
-    const child = fork(new URL(import.meta.url).pathname, ['--shard', String(s)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(new URL(import.meta.url).pathname, ['--shard', String(s)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     children.push(child);
-    done.push(new Promise<void>((resolve, reject) => {
-      child.on('message', (m: { type: string; progress?: ShardProgress }) => {
-        if (m.type === 'progress') latest.set(s, m.progress!);
-        if (m.type === 'done') resolve();
-      });
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`load shard ${s} exited with ${code}`))));
-    }));
+    done.push(
+      new Promise<void>((resolve, reject) => {
+        child.on('message', (m: { type: string; progress?: ShardProgress }) => {
+          if (m.type === 'progress') latest.set(s, m.progress!);
+          if (m.type === 'done') resolve();
+        });
+        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`load shard ${s} exited with ${code}`))));
+      }),
+    );
     child.send({ type: 'start', spec });
   }
   o.onStarted?.(children.map((c) => c.pid!));
@@ -130,13 +170,19 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       connected: ps.reduce((a, p) => a + p.connected, 0),
       everConnected: ps.reduce((a, p) => a + p.everConnected, 0),
       accepted: ps.reduce((a, p) => a + p.accepted, 0),
-      recentP99: pct(ps.flatMap((p) => p.recent), 99),
+      recentP99: pct(
+        ps.flatMap((p) => p.recent),
+        99,
+      ),
     });
   }, 5000);
   // Peak at once across shards, from the progress reports.
   let peak = 0;
   const peakTick = setInterval(() => {
-    peak = Math.max(peak, [...latest.values()].reduce((a, p) => a + p.connected, 0));
+    peak = Math.max(
+      peak,
+      [...latest.values()].reduce((a, p) => a + p.connected, 0),
+    );
   }, 1000);
   try {
     await Promise.all(done);
@@ -146,19 +192,25 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   }
   const parts: LoadResult[] = [];
-  for (let s = 0; s < shards; s++) parts.push(JSON.parse(await fs.readFile(path.join(dir, `shard-${s}.json`), 'utf8')) as LoadResult);
+  for (let s = 0; s < shards; s++)
+    parts.push(JSON.parse(await fs.readFile(path.join(dir, `shard-${s}.json`), 'utf8')) as LoadResult);
   await fs.rm(dir, { recursive: true, force: true });
   const counts = { ...parts[0]!.counts };
-  for (const p of parts.slice(1)) for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] += p.counts[k];
+  for (const p of parts.slice(1))
+    for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] += p.counts[k];
   const connectedAll = parts.every((p) => p.allConnectedAt !== undefined);
   return {
-    receiptMs: parts.flatMap((p) => p.receiptMs), receiptAt: parts.flatMap((p) => p.receiptAt),
+    receiptMs: parts.flatMap((p) => p.receiptMs),
+    receiptAt: parts.flatMap((p) => p.receiptAt),
     allConnectedAt: connectedAll ? Math.max(...parts.map((p) => p.allConnectedAt!)) : undefined,
-    actions: Object.assign({}, ...parts.map((p) => p.actions)), requests: parts.flatMap((p) => p.requests),
-    acceptedBy: Object.assign({}, ...parts.map((p) => p.acceptedBy)), counts,
+    actions: Object.assign({}, ...parts.map((p) => p.actions)),
+    requests: parts.flatMap((p) => p.requests),
+    acceptedBy: Object.assign({}, ...parts.map((p) => p.acceptedBy)),
+    counts,
     everConnected: parts.reduce((a, p) => a + p.everConnected, 0),
     peakConnected: Math.max(peak, ...parts.map((p) => p.peakConnected)),
-    loopDelayMs: parts.flatMap((p) => p.loopDelayMs), pids: children.map((c) => c.pid!),
+    loopDelayMs: parts.flatMap((p) => p.loopDelayMs),
+    pids: children.map((c) => c.pid!),
   };
 }
 

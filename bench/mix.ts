@@ -27,13 +27,25 @@ export interface Behaviour {
     /** Per burst: open a ticket with p.open, reply with p.reply, complete with p.complete (stress). */
     | { kind: 'per-burst'; open: number; reply: number; complete: number; status: number }
     /** A ticket lifecycle on its own clock: open every `everySec`, reply and complete after delays. */
-    | { kind: 'lifecycle'; everySec: Range; replyAfterSec: Range; completeAfterSec: Range; breakEverySec: Range; breakSec: Range };
+    | {
+        kind: 'lifecycle';
+        everySec: Range;
+        replyAfterSec: Range;
+        completeAfterSec: Range;
+        breakEverySec: Range;
+        breakSec: Range;
+      };
 }
 
 export interface Mix {
   name: 'stress' | 'production';
   rule: {
-    windows: { idleAfterNoTaskSec: number; remindAfterNoActionSec: number; abnormalAfterNoActionSec: number; offlineAfterAbnormalSec: number };
+    windows: {
+      idleAfterNoTaskSec: number;
+      remindAfterNoActionSec: number;
+      abnormalAfterNoActionSec: number;
+      offlineAfterAbnormalSec: number;
+    };
     reminderLockSec: number;
     reconnectGraceSec: number;
   };
@@ -46,7 +58,12 @@ export interface Mix {
 export const STRESS: Mix = {
   name: 'stress',
   rule: {
-    windows: { idleAfterNoTaskSec: 10, remindAfterNoActionSec: 40, abnormalAfterNoActionSec: 60, offlineAfterAbnormalSec: 30 },
+    windows: {
+      idleAfterNoTaskSec: 10,
+      remindAfterNoActionSec: 40,
+      abnormalAfterNoActionSec: 60,
+      offlineAfterAbnormalSec: 30,
+    },
     reminderLockSec: 840,
     reconnectGraceSec: 20,
   },
@@ -87,7 +104,14 @@ export const PRODUCTION: Mix = {
     dropAfterSec: [60, 600],
     returnAfterSec: [2, 15],
     returnShare: 0.7,
-    tickets: { kind: 'lifecycle', everySec: [120, 480], replyAfterSec: [20, 120], completeAfterSec: [20, 120], breakEverySec: [900, 2700], breakSec: [60, 300] },
+    tickets: {
+      kind: 'lifecycle',
+      everySec: [120, 480],
+      replyAfterSec: [20, 120],
+      completeAfterSec: [20, 120],
+      breakEverySec: [900, 2700],
+      breakSec: [60, 300],
+    },
   },
   loginSpreadSec: 90,
 };
@@ -103,7 +127,10 @@ export function expectedRate(b: Behaviour): number {
   // Burst sizes are drawn as floor(uniform(min, max)): the mean is (min + max - 1) / 2.
   const actions = (b.burstSize[0] + b.burstSize[1] - 1) / 2 / (mean(b.burstGapSec) + 0.5);
   const t = b.tickets;
-  const other = t.kind === 'lifecycle' ? 3 / mean(t.everySec) + 2 / (mean(t.breakEverySec) + mean(t.breakSec)) : (t.open + t.reply + t.complete + t.status) / (mean(b.burstGapSec) + 0.5);
+  const other =
+    t.kind === 'lifecycle'
+      ? 3 / mean(t.everySec) + 2 / (mean(t.breakEverySec) + mean(t.breakSec))
+      : (t.open + t.reply + t.complete + t.status) / (mean(b.burstGapSec) + 0.5);
   const acting = share('active') + share('flaky');
   return 1 / b.heartbeatSec + acting * (actions + other);
 }

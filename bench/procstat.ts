@@ -95,7 +95,10 @@ export function watch(pids: Record<string, number | number[] | undefined>): { st
         if (!first.has(p)) first.set(p, started ? 0 : cpu);
         if (cpu > 0) last.set(p, { name, cpu });
       }
-      peak[name] = Math.max(peak[name] ?? 0, ps.reduce((s, p) => s + pssMiB(p), 0));
+      peak[name] = Math.max(
+        peak[name] ?? 0,
+        ps.reduce((s, p) => s + pssMiB(p), 0),
+      );
     }
   };
   sample();
@@ -110,7 +113,11 @@ export function watch(pids: Record<string, number | number[] | undefined>): { st
       for (const name of names) {
         let used = 0;
         for (const [p, l] of last) if (l.name === name) used += l.cpu - (first.get(p) ?? 0);
-        out[name.replace(/!$/, '')] = { cpuSec: round(used, 2), cores: round(used / wall, 2), peakPssMiB: round(peak[name] ?? 0, 2) };
+        out[name.replace(/!$/, '')] = {
+          cpuSec: round(used, 2),
+          cores: round(used / wall, 2),
+          peakPssMiB: round(peak[name] ?? 0, 2),
+        };
       }
       return out;
     },

@@ -17,9 +17,23 @@ import { startEmbeddedPostgres } from '../platform/postgres.ts';
 import { startDispatcher } from '../workers/dispatcher.ts';
 import { pct } from './stats.ts';
 
-const payload = JSON.stringify({ from: 'ONLINE', to: 'IDLE', status: 'IDLE', statusCode: 1001, cause: 'NO_TASK', actor: 'system:vigil', reason: null, since: new Date().toISOString() });
+const payload = JSON.stringify({
+  from: 'ONLINE',
+  to: 'IDLE',
+  status: 'IDLE',
+  statusCode: 1001,
+  cause: 'NO_TASK',
+  actor: 'system:vigil',
+  reason: null,
+  since: new Date().toISOString(),
+});
 
-async function commitOne(pool: Pool, tenant: string, agent: string, version: number): Promise<{ eventId: string; committedAt: number }> {
+async function commitOne(
+  pool: Pool,
+  tenant: string,
+  agent: string,
+  version: number,
+): Promise<{ eventId: string; committedAt: number }> {
   const { rows } = await pool.query(
     `INSERT INTO status_change_outbox (tenant, agent_id, topic, version, dedupe_key, payload) VALUES ($1, $2, 'status', $3, $4, $5) RETURNING event_id`,
     [tenant, agent, version, `k${version}`, payload],
@@ -45,7 +59,10 @@ async function feedLatencies(pool: Pool, commits: { eventId: string; committedAt
 async function waitDrained(pool: Pool, lane: string, timeoutMs = 180_000): Promise<void> {
   const t0 = Date.now();
   for (;;) {
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM outbox_deliveries WHERE lane = $1 AND state = 'pending'`, [lane]);
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n FROM outbox_deliveries WHERE lane = $1 AND state = 'pending'`,
+      [lane],
+    );
     if (rows[0].n === 0) return;
     if (Date.now() - t0 > timeoutMs) throw new Error(`${lane}: ${rows[0].n} still pending after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
@@ -75,17 +92,22 @@ async function main() {
     const rate = 200;
     const seconds = 5;
     const t0 = Date.now();
-    await Promise.all(Array.from({ length: 4 }, async (_, w) => {
-      for (let i = 0; i < (rate * seconds) / 4; i++) {
-        const due = t0 + ((i * 4 + w) * 1000) / rate;
-        const wait = due - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        steady.push(await commitOne(pool, 'steady', `a${w}`, i + 1));
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < (rate * seconds) / 4; i++) {
+          const due = t0 + ((i * 4 + w) * 1000) / rate;
+          const wait = due - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          steady.push(await commitOne(pool, 'steady', `a${w}`, i + 1));
+        }
+      }),
+    );
     await waitDrained(pool, 'feed');
     const lat1 = await feedLatencies(pool, steady);
-    results.push([`commit→feed latency at ${rate} commits/s (n=${steady.length})`, `p50 ${ms(lat1, 50)} ms, p99 ${ms(lat1, 99)} ms, max ${ms(lat1, 100)} ms`]);
+    results.push([
+      `commit→feed latency at ${rate} commits/s (n=${steady.length})`,
+      `p50 ${ms(lat1, 50)} ms, p99 ${ms(lat1, 99)} ms, max ${ms(lat1, 100)} ms`,
+    ]);
     results.push(['commits that sent a NOTIFY (steady)', `${notifies} of ${steady.length}`]);
 
     // 1b. Sparse commits (dispatcher cold between them): the NOTIFY path.
@@ -96,19 +118,27 @@ async function main() {
     }
     await waitDrained(pool, 'feed');
     const lat0 = await feedLatencies(pool, sparse);
-    results.push([`commit→feed latency, idle dispatcher woken by NOTIFY (n=${sparse.length})`, `p50 ${ms(lat0, 50)} ms, p99 ${ms(lat0, 99)} ms`]);
+    results.push([
+      `commit→feed latency, idle dispatcher woken by NOTIFY (n=${sparse.length})`,
+      `p50 ${ms(lat0, 50)} ms, p99 ${ms(lat0, 99)} ms`,
+    ]);
 
     // 2. Saturation: 8 writers as fast as they can for 5 s.
     notifies = 0;
     const sat: { eventId: string; committedAt: number }[] = [];
     const t1 = Date.now();
-    await Promise.all(Array.from({ length: 8 }, async (_, w) => {
-      for (let v = 1; Date.now() - t1 < 5_000; v++) sat.push(await commitOne(pool, 'sat', `a${w}`, v));
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let v = 1; Date.now() - t1 < 5_000; v++) sat.push(await commitOne(pool, 'sat', `a${w}`, v));
+      }),
+    );
     const satSec = (Date.now() - t1) / 1000;
     await waitDrained(pool, 'feed');
     const lat2 = await feedLatencies(pool, sat);
-    results.push([`commit→feed latency under saturation (${(sat.length / satSec).toFixed(0)} commits/s, n=${sat.length})`, `p50 ${ms(lat2, 50)} ms, p99 ${ms(lat2, 99)} ms`]);
+    results.push([
+      `commit→feed latency under saturation (${(sat.length / satSec).toFixed(0)} commits/s, n=${sat.length})`,
+      `p50 ${ms(lat2, 50)} ms, p99 ${ms(lat2, 99)} ms`,
+    ]);
     results.push(['commits that sent a NOTIFY (saturation)', `${notifies} of ${sat.length}`]);
     await d.stop();
 
@@ -129,8 +159,14 @@ async function main() {
       waitDrained(pool, 'push').then(() => Date.now() - t2),
     ]);
     await d.stop();
-    results.push([`feed lane throughput (backlog ${N}, batch 500)`, `${((N / feedMs) * 1000).toFixed(0)} rows/s (${feedMs} ms)`]);
-    results.push([`push lane throughput (same backlog, concurrently)`, `${((N / pushMs) * 1000).toFixed(0)} rows/s (${pushMs} ms)`]);
+    results.push([
+      `feed lane throughput (backlog ${N}, batch 500)`,
+      `${((N / feedMs) * 1000).toFixed(0)} rows/s (${feedMs} ms)`,
+    ]);
+    results.push([
+      `push lane throughput (same backlog, concurrently)`,
+      `${((N / pushMs) * 1000).toFixed(0)} rows/s (${pushMs} ms)`,
+    ]);
 
     // 4. One webhook lane alone, to a local receiver that answers 200 at once.
     const receiver = http.createServer((req, res) => {
@@ -138,7 +174,10 @@ async function main() {
       req.on('end', () => res.writeHead(200).end());
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    await putWebhook(pool, 'hooked', 'bench', { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`, secret: 'bench-secret-0123456789' });
+    await putWebhook(pool, 'hooked', 'bench', {
+      url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`,
+      secret: 'bench-secret-0123456789',
+    });
     const H = 5_000;
     await pool.query(
       `INSERT INTO status_change_outbox (tenant, agent_id, topic, version, dedupe_key, payload)
@@ -146,12 +185,20 @@ async function main() {
       [payload, H],
     );
     const t3 = Date.now();
-    d = await startDispatcher({ pool, databaseUrl: pgServer.url, lanes: { feed: false, push: false }, webhook: { concurrency: 16, allowPrivate: true } });
+    d = await startDispatcher({
+      pool,
+      databaseUrl: pgServer.url,
+      lanes: { feed: false, push: false },
+      webhook: { concurrency: 16, allowPrivate: true },
+    });
     await waitDrained(pool, 'webhook:hooked:bench');
     const hookMs = Date.now() - t3;
     await d.stop();
     receiver.close();
-    results.push([`one webhook lane, local 200 receiver, 16 in flight (${H} rows)`, `${((H / hookMs) * 1000).toFixed(0)} rows/s (${hookMs} ms)`]);
+    results.push([
+      `one webhook lane, local 200 receiver, 16 in flight (${H} rows)`,
+      `${((H / hookMs) * 1000).toFixed(0)} rows/s (${hookMs} ms)`,
+    ]);
 
     await listener.end();
     await pool.end();
@@ -160,7 +207,9 @@ async function main() {
     await fs.rm(dir, { recursive: true, force: true });
   }
   const w = Math.max(...results.map(([k]) => k.length));
-  process.stdout.write(`\nPropagation on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), embedded Postgres\n\n`);
+  process.stdout.write(
+    `\nPropagation on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), embedded Postgres\n\n`,
+  );
   for (const [k, v] of results) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
   process.stdout.write('\n');
 }

@@ -10,11 +10,11 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { createLogger } from '../platform/log.ts';
 import { createPool } from '../db/pool.ts';
-import { measureTemporalLimit, type LimitResult } from './limit/measure.ts';
+import { measureTemporalLimit } from './limit/measure.ts';
 import { MIXES } from './mix.ts';
 import { child, runPhase, stopChild, type PhaseContext, type PhaseResult } from './phase.ts';
 import { findPid } from './procstat.ts';
-import { writeReport } from './report.ts';
+import { writeReport, type BenchDoc } from './report.ts';
 import { devServer, startStack } from './stack.ts';
 
 export type { PhaseResult } from './phase.ts';
@@ -42,7 +42,8 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write(`npm run bench -- [--mix production|stress] [--agents 1000] [--duration 750] [--mode coalesced|naive|both]
+  process.stdout
+    .write(`npm run bench -- [--mix production|stress] [--agents 1000] [--duration 750] [--mode coalesced|naive|both]
                 [--ramp --ramp-steps 2500,5000,10000,20000,40000 --ramp-duration 750 --budget-min 120]
                 [--max-receipt-p99 100 --max-lateness-p99 1000] [--no-limit] [--limit-compare-journal]
                 [--history-sample 100] [--worker-cache N] [--out bench/results] [--no-markdown]
@@ -61,39 +62,31 @@ const fail = (msg: string) => {
   process.stderr.write(`${msg}\n`);
   process.exit(2);
 };
-const steps = args['ramp-steps']!.split(',').map(Number);
+const steps = args['ramp-steps'].split(',').map(Number);
 for (const v of [Number(args.agents), ...steps]) {
-  if (!Number.isInteger(v) || v < 1 || v > MAX_AGENTS) fail(`agent counts must be whole numbers from 1 to ${MAX_AGENTS} (load stays bounded)`);
+  if (!Number.isInteger(v) || v < 1 || v > MAX_AGENTS)
+    fail(`agent counts must be whole numbers from 1 to ${MAX_AGENTS} (load stays bounded)`);
 }
 for (const k of ['duration', 'ramp-duration'] as const) {
   const v = Number(args[k]);
   if (!(v >= 10 && v <= 3600)) fail(`--${k} must be between 10 and 3600 seconds`);
 }
 if (!(Number(args['budget-min']) > 0)) fail('--budget-min must be a positive number of minutes');
-if (!['both', 'coalesced', 'naive'].includes(args.mode!)) fail('--mode must be both, coalesced or naive');
-if (!(args.mix! in MIXES)) fail(`--mix must be one of ${Object.keys(MIXES).join(', ')}`);
+if (!['both', 'coalesced', 'naive'].includes(args.mode)) fail('--mode must be both, coalesced or naive');
+if (!(args.mix in MIXES)) fail(`--mix must be one of ${Object.keys(MIXES).join(', ')}`);
 const mixName = args.mix as keyof typeof MIXES;
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const say = (s: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
-export interface BenchDoc {
-  at: string;
-  args: Record<string, unknown>;
-  mix: string;
-  rule: (typeof MIXES)[keyof typeof MIXES]['rule'];
-  knee: number | null;
-  /** Why the ramp stopped (a threshold, the time budget, or the last step). */
-  stoppedBy: string | null;
-  limits: LimitResult[];
-  results: PhaseResult[];
-}
-
 function withinThresholds(r: PhaseResult): string | null {
-  if ((r.steadyReceiptMs.p99 ?? Infinity) > Number(args['max-receipt-p99'])) return `steady receipt p99 ${r.steadyReceiptMs.p99} ms > ${args['max-receipt-p99']} ms`;
-  if ((r.latenessMs.p99 ?? 0) > Number(args['max-lateness-p99'])) return `window lateness p99 ${r.latenessMs.p99} ms > ${args['max-lateness-p99']} ms`;
+  if ((r.steadyReceiptMs.p99 ?? Infinity) > Number(args['max-receipt-p99']))
+    return `steady receipt p99 ${r.steadyReceiptMs.p99} ms > ${args['max-receipt-p99']} ms`;
+  if ((r.latenessMs.p99 ?? 0) > Number(args['max-lateness-p99']))
+    return `window lateness p99 ${r.latenessMs.p99} ms > ${args['max-lateness-p99']} ms`;
   if (r.wrongTransitions > 0) return `${r.wrongTransitions} wrong transitions`;
-  if (r.agentsConnected < r.agents || r.connectFailures > 0) return `${r.agentsConnected}/${r.agents} agents connected, ${r.connectFailures} connect failures`;
+  if (r.agentsConnected < r.agents || r.connectFailures > 0)
+    return `${r.agentsConnected}/${r.agents} agents connected, ${r.connectFailures} connect failures`;
   return null;
 }
 
@@ -105,8 +98,16 @@ async function main() {
   const pool = createPool(stack.databaseUrl, 5);
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const temporal = new Client({ connection });
-  const env = { ...process.env, DATABASE_URL: stack.databaseUrl, TEMPORAL_ADDRESS: stack.temporalAddress, VIGIL_JWT_SECRET: secret, LOG_LEVEL: 'warn', VIGIL_HEARTBEAT_MS: '30000', VIGIL_WORKER_METRICS_PORT: '0',
-    ...(args['worker-cache'] ? { VIGIL_WORKER_CACHED_WORKFLOWS: args['worker-cache'] } : {}) };
+  const env = {
+    ...process.env,
+    DATABASE_URL: stack.databaseUrl,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    VIGIL_JWT_SECRET: secret,
+    LOG_LEVEL: 'warn',
+    VIGIL_HEARTBEAT_MS: '30000',
+    VIGIL_WORKER_METRICS_PORT: '0',
+    ...(args['worker-cache'] ? { VIGIL_WORKER_CACHED_WORKFLOWS: args['worker-cache'] } : {}),
+  };
   const worker = child(ROOT, 'workers/main.ts', env);
   const dispatcher = child(ROOT, 'workers/dispatcher-main.ts', { ...env, VIGIL_DISPATCHER_METRICS_PORT: '0' });
   const temporalPid = findPid('start-dev', stack.temporalAddress.split(':')[1]!);
@@ -121,24 +122,64 @@ async function main() {
   };
   process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
   const ctx: PhaseContext = {
-    pool, temporal, secret, env, root: ROOT, worker, dispatcher, temporalPid, postgresPid,
-    temporalMetricsUrl: stack.temporalMetricsUrl, historySample: Number(args['history-sample']), say,
+    pool,
+    temporal,
+    secret,
+    env,
+    root: ROOT,
+    worker,
+    dispatcher,
+    temporalPid,
+    postgresPid,
+    temporalMetricsUrl: stack.temporalMetricsUrl,
+    historySample: Number(args['history-sample']),
+    say,
   };
-  await fs.mkdir(args.out!, { recursive: true });
-  const file = path.join(args.out!, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const doc: BenchDoc = { at: new Date().toISOString(), args, mix: mixName, rule: MIXES[mixName].rule, knee: null, stoppedBy: null, limits: [], results: [] };
+  await fs.mkdir(args.out, { recursive: true });
+  const file = path.join(args.out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const doc: BenchDoc = {
+    at: new Date().toISOString(),
+    args,
+    mix: mixName,
+    rule: MIXES[mixName].rule,
+    knee: null,
+    stoppedBy: null,
+    limits: [],
+    results: [],
+  };
   // Written after every step, so an interrupted run keeps what it measured.
   const save = () => fs.writeFile(file, `${JSON.stringify(doc, null, 2)}\n`);
 
   try {
     if (args.limit && !args['no-limit'] && stack.temporalMetricsUrl) {
       say('Temporal limit: the trivial signal-and-timer workflow on the same dev server');
-      doc.limits.push(await measureTemporalLimit({ label: 'dev server as npm start runs it (WAL, synchronous=normal)', address: stack.temporalAddress, metricsUrl: stack.temporalMetricsUrl, temporalPid, say }));
+      doc.limits.push(
+        await measureTemporalLimit({
+          label: 'dev server as npm start runs it (WAL, synchronous=normal)',
+          address: stack.temporalAddress,
+          metricsUrl: stack.temporalMetricsUrl,
+          temporalPid,
+          say,
+        }),
+      );
       await save();
       if (args['limit-compare-journal']) {
-        const plain = await devServer(stack.temporalCli, createLogger('bench', 'warn'), path.join(stack.scratch, 'temporal-plain.db'), false);
+        const plain = await devServer(
+          stack.temporalCli,
+          createLogger('bench', 'warn'),
+          path.join(stack.scratch, 'temporal-plain.db'),
+          false,
+        );
         try {
-          doc.limits.push(await measureTemporalLimit({ label: "dev server on a file with SQLite's default journal", address: plain.address, metricsUrl: plain.metricsUrl, temporalPid: plain.process.pid, say }));
+          doc.limits.push(
+            await measureTemporalLimit({
+              label: "dev server on a file with SQLite's default journal",
+              address: plain.address,
+              metricsUrl: plain.metricsUrl,
+              temporalPid: plain.process.pid,
+              say,
+            }),
+          );
         } finally {
           await plain.stop();
         }
@@ -148,8 +189,10 @@ async function main() {
     const agents = Number(args.agents);
     const duration = Number(args.duration);
     const first: PhaseResult[] = [];
-    if (args.mode !== 'naive') first.push(await runPhase(ctx, `${mixName}-${agents}`, 'coalesced', mixName, agents, duration));
-    if (args.mode !== 'coalesced') first.push(await runPhase(ctx, `${mixName}-${agents}-naive`, 'naive', mixName, agents, duration));
+    if (args.mode !== 'naive')
+      first.push(await runPhase(ctx, `${mixName}-${agents}`, 'coalesced', mixName, agents, duration));
+    if (args.mode !== 'coalesced')
+      first.push(await runPhase(ctx, `${mixName}-${agents}-naive`, 'naive', mixName, agents, duration));
     doc.results.push(...first);
     await save();
     const firstMiss = first[0] ? withinThresholds(first[0]) : 'no coalesced phase';
@@ -180,7 +223,7 @@ async function main() {
     await save();
     say(`results: ${file}`);
     if (!args['no-markdown']) {
-      const md = await writeReport(file, path.join(ROOT, 'BENCHMARKS.md'), path.join(args.out!, 'chart.png'));
+      const md = await writeReport(file, path.join(ROOT, 'BENCHMARKS.md'), path.join(args.out, 'chart.png'));
       say(`updated ${md}`);
     }
     say(`finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -34,12 +34,23 @@ export async function startStack(): Promise<Stack> {
   };
   try {
     const cli = await ensureTemporalCli({ explicit: cfg.temporalCli, cacheDir: cfg.cacheDir });
-    const pg = cfg.databaseUrl ? { url: cfg.databaseUrl, stop: async () => {} } : await startEmbeddedPostgres(path.join(scratch, 'pg'), await freePort(), log);
+    const pg = cfg.databaseUrl
+      ? { url: cfg.databaseUrl, stop: async () => {} }
+      : await startEmbeddedPostgres(path.join(scratch, 'pg'), await freePort(), log);
     stops.push(pg.stop);
-    const temporal = cfg.temporalAddress ? { address: cfg.temporalAddress, metricsUrl: undefined, stop: async () => {} } : await devServer(cli, log, path.join(scratch, 'temporal.db'));
+    const temporal = cfg.temporalAddress
+      ? { address: cfg.temporalAddress, metricsUrl: undefined, stop: async () => {} }
+      : await devServer(cli, log, path.join(scratch, 'temporal.db'));
     stops.push(temporal.stop);
     await runMigrations(pg.url);
-    return { databaseUrl: pg.url, temporalAddress: temporal.address, temporalCli: cli, temporalMetricsUrl: temporal.metricsUrl, scratch, stop };
+    return {
+      databaseUrl: pg.url,
+      temporalAddress: temporal.address,
+      temporalCli: cli,
+      temporalMetricsUrl: temporal.metricsUrl,
+      scratch,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -50,11 +61,18 @@ export async function startStack(): Promise<Stack> {
  * The dev server as `npm start` runs it (on a file, WAL, synchronous=normal; `fastSqlite: false` for
  * SQLite's defaults), on free ports; a port taken between pick and bind gets one retry.
  */
-export async function devServer(cli: string, log: ReturnType<typeof createLogger>, dbFilename: string, fastSqlite = true) {
+export async function devServer(
+  cli: string,
+  log: ReturnType<typeof createLogger>,
+  dbFilename: string,
+  fastSqlite = true,
+) {
   try {
     return await startDevServer({ cli, port: await freePort(), namespace: 'default', log, dbFilename, fastSqlite });
   } catch (err) {
-    process.stderr.write(`Temporal dev server did not start (${String(err).split('\n')[0]}); retrying on other ports\n`);
+    process.stderr.write(
+      `Temporal dev server did not start (${String(err).split('\n')[0]}); retrying on other ports\n`,
+    );
     return startDevServer({ cli, port: await freePort(), namespace: 'default', log, dbFilename, fastSqlite });
   }
 }

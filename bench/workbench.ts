@@ -39,7 +39,16 @@ export class Simulation {
   readonly requests: { agentId: string; ts: number }[] = [];
   readonly kinds = new Map<string, Kind>();
   readonly acceptedBy = new Map<string, number>();
-  readonly counts = { frames: 0, events: 0, accepted: 0, duplicates: 0, rejected: 0, connects: 0, connectFailures: 0, closesByServer: 0 };
+  readonly counts = {
+    frames: 0,
+    events: 0,
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    connects: 0,
+    connectFailures: 0,
+    closesByServer: 0,
+  };
   connected = 0;
   /** Agents welcomed at least once. */
   readonly everConnected = new Set<string>();
@@ -106,7 +115,9 @@ export class Simulation {
     let busy = false;
     const deviceId = `tab-${index}`;
     // One send function for whatever socket is current; nothing is sent while disconnected.
-    let send: (events: { reqId: string; type: number; ts: number; ticketId?: string; data?: object }[]) => void = () => {};
+    let send: (
+      events: { reqId: string; type: number; ts: number; ticketId?: string; data?: object }[],
+    ) => void = () => {};
     let welcomed = false;
     const ev = (type: number, extra: object = {}) => ({ reqId: randomUUID(), type, ts: Date.now(), ...extra });
     const acting = () => Date.now() < silentAt;
@@ -136,7 +147,9 @@ export class Simulation {
       if (acting()) {
         const n = Math.floor(this.uniform(b.burstSize[0], b.burstSize[1]));
         for (let i = 0; i < n; i++) {
-          this.later(i * this.uniform(50, 250), () => send([ev([100, 101, 101, 102, 105][Math.floor(this.rnd() * 5)]!)]));
+          this.later(i * this.uniform(50, 250), () =>
+            send([ev([100, 101, 101, 102, 105][Math.floor(this.rnd() * 5)]!)]),
+          );
         }
         const t = b.tickets;
         if (t.kind === 'per-burst') {
@@ -184,7 +197,9 @@ export class Simulation {
     let ws: WebSocket | undefined;
     const connect = (): void => {
       if (this.over) return;
-      const sock = new WebSocket(this.o.wsUrlOf?.(index) ?? this.o.wsUrl!, { localAddress: this.o.localAddresses[index % this.o.localAddresses.length] });
+      const sock = new WebSocket(this.o.wsUrlOf?.(index) ?? this.o.wsUrl!, {
+        localAddress: this.o.localAddresses[index % this.o.localAddresses.length],
+      });
       ws = sock;
       this.sockets.add(sock);
       const sentAt = new Map<string, { at: number; actions: number[] }>();
@@ -200,18 +215,26 @@ export class Simulation {
         frameOrder.push(id);
       };
 
-      sock.on('open', async () => {
+      sock.on('open', () => {
         open = true;
-        sock.send(JSON.stringify({ type: 'hello', token: await this.o.token(agentId), deviceId, modules: [] }));
+        void this.o
+          .token(agentId)
+          .then((token) => sock.send(JSON.stringify({ type: 'hello', token, deviceId, modules: [] })));
       });
       sock.on('message', (data) => {
-        const f = JSON.parse(data.toString()) as { type: string; accepted?: string[]; duplicates?: string[]; rejected?: unknown[] };
+        const f = JSON.parse(data.toString()) as {
+          type: string;
+          accepted?: string[];
+          duplicates?: string[];
+          rejected?: unknown[];
+        };
         if (f.type === 'welcome') {
           welcomed = true;
           this.counts.connects++;
           this.everConnected.add(agentId);
           this.connected++;
-          if (this.everConnected.size === this.o.agents.length && this.allConnectedAt === undefined) this.allConnectedAt = Date.now();
+          if (this.everConnected.size === this.o.agents.length && this.allConnectedAt === undefined)
+            this.allConnectedAt = Date.now();
           this.peakConnected = Math.max(this.peakConnected, this.connected);
           const g = ++generation;
           this.later(this.uniform(0, b.heartbeatSec * 1000), () => heartbeat(g));

@@ -1,6 +1,5 @@
-import type pg from 'pg';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
+import type { Queryable, Row } from './pool.ts';
+import type { Status } from '../workflows/model.ts';
 
 export interface AgentInput {
   displayName?: string;
@@ -11,10 +10,11 @@ export interface AgentInput {
 
 /** Agents are created on first sight (hello, first workflow start) and updated by admins. */
 export async function ensureAgent(db: Queryable, tenant: string, agentId: string, region: string): Promise<void> {
-  await db.query(
-    `INSERT INTO agents (tenant, agent_id, region) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-    [tenant, agentId, region],
-  );
+  await db.query(`INSERT INTO agents (tenant, agent_id, region) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+    tenant,
+    agentId,
+    region,
+  ]);
   await db.query(
     `INSERT INTO status_table (tenant, agent_id, status, status_code, cause, actor, since)
      VALUES ($1, $2, 'ONLINE', 1000, 'INITIAL', 'system:vigil', now()) ON CONFLICT DO NOTHING`,
@@ -22,20 +22,37 @@ export async function ensureAgent(db: Queryable, tenant: string, agentId: string
   );
 }
 
-export async function upsertAgent(db: Queryable, tenant: string, agentId: string, a: AgentInput, region: string): Promise<void> {
+export async function upsertAgent(
+  db: Queryable,
+  tenant: string,
+  agentId: string,
+  a: AgentInput,
+  region: string,
+): Promise<void> {
   await db.query(
     `INSERT INTO agents (tenant, agent_id, display_name, business_line, skill_groups, channels, region)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (tenant, agent_id) DO UPDATE SET
        display_name = COALESCE($8, agents.display_name), business_line = COALESCE($9, agents.business_line),
        skill_groups = COALESCE($10, agents.skill_groups), channels = COALESCE($11, agents.channels), updated_at = now()`,
-    [tenant, agentId, a.displayName ?? '', a.businessLine ?? '', a.skillGroups ?? [], a.channels ?? [], region,
-      a.displayName ?? null, a.businessLine ?? null, a.skillGroups ?? null, a.channels ?? null],
+    [
+      tenant,
+      agentId,
+      a.displayName ?? '',
+      a.businessLine ?? '',
+      a.skillGroups ?? [],
+      a.channels ?? [],
+      region,
+      a.displayName ?? null,
+      a.businessLine ?? null,
+      a.skillGroups ?? null,
+      a.channels ?? null,
+    ],
   );
   await ensureAgent(db, tenant, agentId, region);
 }
 
-/** An agent's committed state as the HTTP API shows it (PROTOCOL.md `GET /v1/agents/:agentId`). */
+/** An agent's committed state as the HTTP API shows it (docs/PROTOCOL.md `GET /v1/agents/:agentId`). */
 export interface AgentStateRow {
   agentId: string;
   tenant: string;
@@ -63,45 +80,137 @@ export interface DeviceSession {
   lastSeenAt: string;
 }
 
-/** A select-list column `device_sessions` (JSON) for a query over `status_table s`; see `deviceSessions`. */
-export const DEVICE_SESSIONS_COLUMN = `coalesce((SELECT json_agg(json_build_object('deviceId', d.device_id, 'via', d.via, 'lastSeenAt', d.last_seen_at) ORDER BY d.device_id)
+/** A select-list column `device_sessions` (JSON) for a query over `status_table s`; see `deviceFields`. */
+const DEVICE_SESSIONS_COLUMN = `coalesce((SELECT json_agg(json_build_object('deviceId', d.device_id, 'via', d.via, 'lastSeenAt', d.last_seen_at) ORDER BY d.device_id)
    FROM device_sessions d WHERE d.tenant = s.tenant AND d.agent_id = s.agent_id), '[]') AS device_sessions`;
 
 /** The device fields of an agent's state from a row with the `device_sessions` column. */
-export function deviceFields(raw: { deviceId: string; via: 'ws' | 'http'; lastSeenAt: string }[]): Pick<AgentStateRow, 'onApp' | 'devices' | 'lastSeenAt' | 'deviceSessions'> {
-  const deviceSessions = raw.map((x) => ({ deviceId: x.deviceId, via: x.via, lastSeenAt: new Date(x.lastSeenAt).toISOString() }));
-  const lastSeenAt = deviceSessions.reduce<string | null>((max, x) => (max === null || x.lastSeenAt > max ? x.lastSeenAt : max), null);
-  return { onApp: deviceSessions.length > 0, devices: deviceSessions.map((x) => x.deviceId), lastSeenAt, deviceSessions };
+function deviceFields(
+  raw: { deviceId: string; via: 'ws' | 'http'; lastSeenAt: string }[],
+): Pick<AgentStateRow, 'onApp' | 'devices' | 'lastSeenAt' | 'deviceSessions'> {
+  const deviceSessions = raw.map((x) => ({
+    deviceId: x.deviceId,
+    via: x.via,
+    lastSeenAt: new Date(x.lastSeenAt).toISOString(),
+  }));
+  const lastSeenAt = deviceSessions.reduce<string | null>(
+    (max, x) => (max === null || x.lastSeenAt > max ? x.lastSeenAt : max),
+    null,
+  );
+  return {
+    onApp: deviceSessions.length > 0,
+    devices: deviceSessions.map((x) => x.deviceId),
+    lastSeenAt,
+    deviceSessions,
+  };
 }
 
 export interface AgentListFilter {
   status?: string;
   skillGroup?: string;
+  /** Exact business line. */
+  businessLine?: string;
+  /** Search: a case-insensitive prefix of the agent id, or a case-insensitive part of the display name. */
+  q?: string;
   /** Keyset: only agents whose id sorts after this one. */
   afterAgentId?: string;
   limit: number;
 }
 
+/**
+ * HCM's facts about a listed agent that its next-deadline estimate needs beyond the committed state
+ * (gateway/next-deadline.ts); times in ms.
+ */
+export interface DeadlineFacts {
+  channels: string[];
+  priorStatus: Status | null;
+  offlineByWindow: boolean;
+  lastReminderAt: number | null;
+  /** When the agent was created: the closest fact HCM has to when its workflow started. */
+  createdAt: number;
+  /**
+   * When one of its tasks last closed; read only for ONLINE agents with no open task, the only
+   * ones whose window (IDLE) counts from it.
+   */
+  lastTaskClosedAt: number | null;
+}
+
+export interface AgentListRow extends AgentStateRow {
+  deadlineFacts: DeadlineFacts;
+}
+
+/** `s` as a LIKE pattern that matches exactly `s` (its `\`, `%` and `_` escaped). */
+const likeLiteral = (s: string) => s.replace(/[\\%_]/g, '\\$&');
+
+/** The select list of an agent's state, over `status_table s JOIN agents a`. */
+const STATE_COLUMNS = `s.agent_id, s.tenant, a.display_name, a.business_line, s.status, s.status_code, s.cause, s.since,
+       s.version, s.last_action_at, a.skill_groups,
+       (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
+       ${DEVICE_SESSIONS_COLUMN}`;
+
+const toState = (r: Row): AgentStateRow => ({
+  agentId: r.agent_id,
+  tenant: r.tenant,
+  displayName: r.display_name,
+  businessLine: r.business_line,
+  status: r.status,
+  statusCode: r.status_code,
+  cause: r.cause,
+  since: r.since.toISOString(),
+  taskCount: r.task_count,
+  skillGroups: r.skill_groups,
+  ...deviceFields(r.device_sessions),
+  lastActionAt: r.last_action_at?.toISOString() ?? null,
+  version: r.version,
+});
+
 /** A page of the tenant's committed agent states in agent-id order (a stable keyset cursor). */
-export async function listAgents(db: Queryable, tenant: string, f: AgentListFilter): Promise<AgentStateRow[]> {
+export async function listAgents(db: Queryable, tenant: string, f: AgentListFilter): Promise<AgentListRow[]> {
   const { rows } = await db.query(
-    `SELECT s.agent_id, s.tenant, a.display_name, a.business_line, s.status, s.status_code, s.cause, s.since,
-            s.version, s.last_action_at, a.skill_groups,
-            (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
-            ${DEVICE_SESSIONS_COLUMN}
+    `SELECT ${STATE_COLUMNS}, a.channels, a.created_at, s.prior_status, s.offline_by_window, s.last_reminder_at,
+            CASE WHEN s.status = 'ONLINE' THEN (SELECT max(t.updated_at) FROM tasks t
+              WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'closed') END AS last_task_closed_at
        FROM status_table s JOIN agents a USING (tenant, agent_id)
       WHERE s.tenant = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR $3 = ANY (a.skill_groups))
         AND ($4::text IS NULL OR s.agent_id COLLATE "C" > $4)
+        AND ($6::text IS NULL OR a.business_line = $6)
+        AND ($7::text IS NULL OR s.agent_id ILIKE $7 || '%' OR a.display_name ILIKE '%' || $7 || '%')
       ORDER BY s.agent_id COLLATE "C"
       LIMIT $5`,
-    [tenant, f.status ?? null, f.skillGroup ?? null, f.afterAgentId ?? null, f.limit],
+    [
+      tenant,
+      f.status ?? null,
+      f.skillGroup ?? null,
+      f.afterAgentId ?? null,
+      f.limit,
+      f.businessLine ?? null,
+      f.q === undefined ? null : likeLiteral(f.q),
+    ],
   );
   return rows.map((r) => ({
-    agentId: r.agent_id, tenant: r.tenant, displayName: r.display_name, businessLine: r.business_line,
-    status: r.status, statusCode: r.status_code, cause: r.cause, since: r.since.toISOString(), taskCount: r.task_count,
-    skillGroups: r.skill_groups, ...deviceFields(r.device_sessions),
-    lastActionAt: r.last_action_at?.toISOString() ?? null, version: r.version,
+    ...toState(r),
+    deadlineFacts: {
+      channels: r.channels,
+      priorStatus: r.prior_status,
+      offlineByWindow: r.offline_by_window,
+      lastReminderAt: r.last_reminder_at?.getTime() ?? null,
+      createdAt: r.created_at.getTime(),
+      lastTaskClosedAt: r.last_task_closed_at?.getTime() ?? null,
+    },
   }));
+}
+
+/** One agent's committed state; undefined when the tenant has no such agent. */
+export async function getAgentState(
+  db: Queryable,
+  tenant: string,
+  agentId: string,
+): Promise<AgentStateRow | undefined> {
+  const { rows } = await db.query(
+    `SELECT ${STATE_COLUMNS} FROM status_table s JOIN agents a USING (tenant, agent_id) WHERE s.tenant = $1 AND s.agent_id = $2`,
+    [tenant, agentId],
+  );
+  return rows[0] && toState(rows[0]);
 }
 
 export interface AgentProfile {
@@ -122,8 +231,16 @@ export async function getAgent(db: Queryable, tenant: string, agentId: string): 
     [tenant, agentId],
   );
   const r = rows[0];
-  return r && {
-    agentId: r.agent_id, tenant, displayName: r.display_name, businessLine: r.business_line,
-    skillGroups: r.skill_groups, channels: r.channels, region: r.region, updatedAt: r.updated_at.toISOString(),
-  };
+  return (
+    r && {
+      agentId: r.agent_id,
+      tenant,
+      displayName: r.display_name,
+      businessLine: r.business_line,
+      skillGroups: r.skill_groups,
+      channels: r.channels,
+      region: r.region,
+      updatedAt: r.updated_at.toISOString(),
+    }
+  );
 }

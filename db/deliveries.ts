@@ -1,7 +1,5 @@
 // outbox_deliveries: one row per (outbox row, lane) with its own attempts, backoff and dead letter.
-import type pg from 'pg';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
+import type { Queryable, Row } from './pool.ts';
 
 export interface ClaimedDelivery {
   outboxId: number;
@@ -16,9 +14,16 @@ export interface ClaimedDelivery {
   createdAt: Date;
 }
 
-const toClaimed = (r: Record<string, any>): ClaimedDelivery => ({
-  outboxId: r.outbox_id, attempts: r.attempts, eventId: r.event_id, tenant: r.tenant, agentId: r.agent_id,
-  topic: r.topic, version: r.version, payload: r.payload, createdAt: r.created_at,
+const toClaimed = (r: Row): ClaimedDelivery => ({
+  outboxId: r.outbox_id,
+  attempts: r.attempts,
+  eventId: r.event_id,
+  tenant: r.tenant,
+  agentId: r.agent_id,
+  topic: r.topic,
+  version: r.version,
+  payload: r.payload,
+  createdAt: r.created_at,
 });
 
 /**
@@ -26,7 +31,12 @@ const toClaimed = (r: Record<string, any>): ClaimedDelivery => ({
  * `leaseMs` and counts the attempt, so a dispatcher that dies mid-delivery leaves the row due
  * again after the lease (redelivered with the same event id).
  */
-export async function claimWithLease(db: Queryable, lane: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+export async function claimWithLease(
+  db: Queryable,
+  lane: string,
+  limit: number,
+  leaseMs: number,
+): Promise<ClaimedDelivery[]> {
   const { rows } = await db.query(
     `UPDATE outbox_deliveries d
         SET attempts = d.attempts + 1, next_attempt_at = clock_timestamp() + $3 * interval '1 millisecond'
@@ -65,7 +75,10 @@ export async function markDone(db: Queryable, lane: string, outboxIds: number[],
 
 /** Records a failed attempt: due again after `delayMs`, or dead when `dead`. */
 export async function markFailed(
-  db: Queryable, lane: string, outboxId: number, f: { attempts: number; dead: boolean; delayMs: number; error: string },
+  db: Queryable,
+  lane: string,
+  outboxId: number,
+  f: { attempts: number; dead: boolean; delayMs: number; error: string },
 ): Promise<void> {
   await db.query(
     `UPDATE outbox_deliveries
@@ -108,7 +121,12 @@ export interface DeadLetter {
   committedAt: string;
 }
 
-export async function listDeadLetters(db: Queryable, tenant: string, lane: string | undefined, limit: number): Promise<DeadLetter[]> {
+export async function listDeadLetters(
+  db: Queryable,
+  tenant: string,
+  lane: string | undefined,
+  limit: number,
+): Promise<DeadLetter[]> {
   const { rows } = await db.query(
     `SELECT d.lane, d.outbox_id, o.event_id, o.agent_id, o.topic, o.version, d.attempts, d.last_error, o.created_at
        FROM outbox_deliveries d JOIN status_change_outbox o ON o.id = d.outbox_id
@@ -117,13 +135,25 @@ export async function listDeadLetters(db: Queryable, tenant: string, lane: strin
     [tenant, lane ?? null, limit],
   );
   return rows.map((r) => ({
-    lane: r.lane, outboxId: r.outbox_id, eventId: r.event_id, agentId: r.agent_id, topic: r.topic, version: r.version,
-    attempts: r.attempts, lastError: r.last_error, committedAt: r.created_at.toISOString(),
+    lane: r.lane,
+    outboxId: r.outbox_id,
+    eventId: r.event_id,
+    agentId: r.agent_id,
+    topic: r.topic,
+    version: r.version,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    committedAt: r.created_at.toISOString(),
   }));
 }
 
 /** Dead rows of the tenant's lane become pending again with fresh attempts; returns how many. */
-export async function redriveDeadLetters(db: Queryable, tenant: string, lane: string, outboxIds?: number[]): Promise<number> {
+export async function redriveDeadLetters(
+  db: Queryable,
+  tenant: string,
+  lane: string,
+  outboxIds?: number[],
+): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE outbox_deliveries d SET state = 'pending', attempts = 0, next_attempt_at = clock_timestamp(), last_error = NULL
        FROM status_change_outbox o
@@ -132,4 +162,33 @@ export async function redriveDeadLetters(db: Queryable, tenant: string, lane: st
     [tenant, lane, outboxIds ?? null],
   );
   return rowCount ?? 0;
+}
+
+/** Dispatchers LISTEN here; HCM commits notify it through a trigger unless the wake gate is open (migration 4). */
+export const OUTBOX_CHANNEL = 'vigil_outbox';
+
+/** Wakes the dispatchers' lanes: rows became due without a new outbox row (redrive, reconciliation). */
+export async function notifyOutbox(db: Queryable): Promise<void> {
+  await db.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
+}
+
+/** Keeps the wake gate open `gateMs` from now: commits skip their notification while a hot dispatcher polls. */
+export async function extendWakeGate(db: Queryable, gateMs: number): Promise<void> {
+  await db.query(
+    `UPDATE outbox_wake_gate SET hot_until = GREATEST(hot_until, clock_timestamp() + $1 * interval '1 millisecond')`,
+    [gateMs],
+  );
+}
+
+/** Closes the wake gate: commits notify again. */
+export async function closeWakeGate(db: Queryable): Promise<void> {
+  await db.query(`UPDATE outbox_wake_gate SET hot_until = '-infinity'`);
+}
+
+/** Lanes with rows due now (the hot dispatcher's scout). */
+export async function lanesWithDueRows(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ lane: string }>(
+    `SELECT DISTINCT lane FROM outbox_deliveries WHERE state = 'pending' AND next_attempt_at <= clock_timestamp()`,
+  );
+  return rows.map((r) => r.lane);
 }

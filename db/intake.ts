@@ -1,8 +1,8 @@
-import type pg from 'pg';
+// Intake: the facts a frame of client events becomes (event_dedupe, tasks, last action on
+// status_table) and intake_pending, the durable hand-over of urgent frames to their workflow.
+import type { Queryable } from './pool.ts';
 import { idKey } from '../platform/ids.ts';
 import { closesTask, isAction, opensTask, type AgentEvent, type Status } from '../workflows/model.ts';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
 
 export interface IntakeItem {
   tenant: string;
@@ -70,13 +70,17 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
     for (const r of rows) inserted.add(idKey(r.tenant, r.agent_id, r.req_id));
   }
   const results: IntakeResult[] = items.map((it, i) => {
-    const fresh = firsts[i]!
-      .filter((e) => inserted.has(idKey(it.tenant, it.agentId, e.reqId)))
-      .map((e) => ({ ...e, receivedAt: now }));
+    const fresh = firsts[i]!.filter((e) => inserted.has(idKey(it.tenant, it.agentId, e.reqId))).map((e) => ({
+      ...e,
+      receivedAt: now,
+    }));
     const freshIds = new Set(fresh.map((e) => e.reqId));
     return {
-      fresh, duplicates: it.events.filter((e) => !freshIds.has(e.reqId)).map((e) => e.reqId), pendingId: null,
-      facts: { status: null, offlineByWindow: false, tasksBefore: 0, tasksAfter: 0 }, urgent: false,
+      fresh,
+      duplicates: it.events.filter((e) => !freshIds.has(e.reqId)).map((e) => e.reqId),
+      pendingId: null,
+      facts: { status: null, offlineByWindow: false, tasksBefore: 0, tasksAfter: 0 },
+      urgent: false,
     };
   });
 
@@ -119,7 +123,8 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
   // sees this action (and is rejected) or committed first, and then this batch sees its status.
   const acting = new Map<string, { tenant: string; agentId: string }>();
   for (const [i, it] of items.entries()) {
-    if (results[i]!.fresh.some((e) => isAction(e.type))) acting.set(idKey(it.tenant, it.agentId), { tenant: it.tenant, agentId: it.agentId });
+    if (results[i]!.fresh.some((e) => isAction(e.type)))
+      acting.set(idKey(it.tenant, it.agentId), { tenant: it.tenant, agentId: it.agentId });
   }
   const statuses = new Map<string, { status: Status; offline_by_window: boolean }>();
   if (acting.size > 0) {
@@ -158,8 +163,13 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
       await db.query(
         `INSERT INTO intake_pending (id, tenant, agent_id, gateway_id, events)
          SELECT u.id, u.tenant, u.agent_id, $5, u.events FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[]) AS u(id, tenant, agent_id, events)`,
-        [ids.map((r) => r.id), withFresh.map(([, i]) => items[i]!.tenant), withFresh.map(([, i]) => items[i]!.agentId),
-          withFresh.map(([r]) => JSON.stringify(r.fresh)), gatewayId],
+        [
+          ids.map((r) => r.id),
+          withFresh.map(([, i]) => items[i]!.tenant),
+          withFresh.map(([, i]) => items[i]!.agentId),
+          withFresh.map(([r]) => JSON.stringify(r.fresh)),
+          gatewayId,
+        ],
       );
       withFresh.forEach(([r], j) => (r.pendingId = Number(ids[j]!.id)));
     }
@@ -168,8 +178,18 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
 }
 
 /** One agent's events (no intake row): returns the new ones, stamped with `receivedAt`. */
-export async function recordEvents(db: Queryable, tenant: string, agentId: string, events: AgentEvent[]): Promise<AgentEvent[]> {
+export async function recordEvents(
+  db: Queryable,
+  tenant: string,
+  agentId: string,
+  events: AgentEvent[],
+): Promise<AgentEvent[]> {
   if (events.length === 0) return [];
   const [r] = await recordIntake(db, [{ tenant, agentId, events }]);
   return r!.fresh;
+}
+
+/** Forgets intake rows whose events the workflow has. */
+export async function deletePending(db: Queryable, ids: number[]): Promise<void> {
+  if (ids.length > 0) await db.query('DELETE FROM intake_pending WHERE id = ANY($1::bigint[])', [ids]);
 }

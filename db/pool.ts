@@ -1,3 +1,4 @@
+// Connections: the pool every process shares, transactions, and the one `Queryable` type.
 import pg from 'pg';
 
 // int8 (bigint) columns hold versions and sequence numbers that stay far below 2^53.
@@ -5,6 +6,11 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+/** What every db/ function takes: a pool, or a client inside the caller's transaction. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
+/** A row as pg returns it; each db/ module maps its rows to typed objects in one place. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- columns are typed by the mapper that reads them
+export type Row = Record<string, any>;
 
 export function createPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
@@ -42,4 +48,27 @@ export async function transaction<C extends pg.ClientBase, T>(c: C, fn: (c: C) =
     await c.query('ROLLBACK').catch(() => {});
     throw err;
   }
+}
+
+/** Throws unless Postgres answers (readiness checks). */
+export async function ping(db: Queryable): Promise<void> {
+  await db.query('SELECT 1');
+}
+
+/** `fn` inside a savepoint of the caller's transaction: when it throws, only its own writes are undone. */
+export async function inSavepoint<T>(c: Queryable, fn: () => Promise<T>): Promise<T> {
+  await c.query('SAVEPOINT vigil_sp');
+  try {
+    const out = await fn();
+    await c.query('RELEASE SAVEPOINT vigil_sp');
+    return out;
+  } catch (err) {
+    await c.query('ROLLBACK TO SAVEPOINT vigil_sp');
+    throw err;
+  }
+}
+
+/** Holds the advisory lock `key` until the caller's transaction ends (serialises writers of one kind). */
+export async function advisoryXactLock(c: Queryable, key: number): Promise<void> {
+  await c.query('SELECT pg_advisory_xact_lock($1)', [key]);
 }

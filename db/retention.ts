@@ -1,9 +1,7 @@
 // Retention: what the `vigil-retention` schedule deletes, in batches of at most `batch` rows per
 // statement (each its own short transaction, so no long locks), until nothing is left or the time
 // budget is spent (the next run goes on). README "Limits and retention" has the policy.
-import type pg from 'pg';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
+import type { Queryable } from './pool.ts';
 
 export interface RetentionPolicy {
   /** Outbox rows (with their deliveries) once every lane is done: this many days after commit. */
@@ -14,7 +12,7 @@ export interface RetentionPolicy {
   statusLogDays: number;
   /** status_feed rows. */
   feedDays: number;
-  /** push_messages rows (PROTOCOL.md promises at least 10 minutes for GET /v1/messages). */
+  /** push_messages rows (docs/PROTOCOL.md promises at least 10 minutes for GET /v1/messages). */
   pushMinutes: number;
   /** event_dedupe rows: a reqId resent later than this is accepted again. */
   dedupeHours: number;
@@ -39,10 +37,21 @@ export interface RetentionResult {
 const DAY = 86_400;
 
 /** Deletes what the policy no longer keeps; never a pending delivery, a young dead letter or an agent's newest status rows. */
-export async function applyRetention(db: Queryable, p: RetentionPolicy, o: { now?: () => number; onBatch?: (table: RetentionTable, deleted: number) => void } = {}): Promise<RetentionResult> {
+export async function applyRetention(
+  db: Queryable,
+  p: RetentionPolicy,
+  o: { now?: () => number; onBatch?: (table: RetentionTable, deleted: number) => void } = {},
+): Promise<RetentionResult> {
   const now = o.now ?? Date.now;
   const until = now() + p.budgetMs;
-  const deleted: Record<RetentionTable, number> = { outbox: 0, statusLog: 0, feed: 0, push: 0, dedupe: 0, closedTasks: 0 };
+  const deleted: Record<RetentionTable, number> = {
+    outbox: 0,
+    statusLog: 0,
+    feed: 0,
+    push: 0,
+    dedupe: 0,
+    closedTasks: 0,
+  };
   let statements = 0;
   const spent = () => now() >= until;
 
@@ -70,10 +79,14 @@ export async function applyRetention(db: Queryable, p: RetentionPolicy, o: { now
    * Rows some of which must stay (keep conditions in `eligible`): walk the id range once, in key
    * order from `cursor`, a batch at a time, so rows that stay are looked at once per run.
    */
-  async function byKey(table: RetentionTable, t: { table: string; key: string; age: string; ageSec: number; eligible: string; extra?: unknown[] }): Promise<boolean> {
+  async function byKey(
+    table: RetentionTable,
+    t: { table: string; key: string; age: string; ageSec: number; eligible: string; extra?: unknown[] },
+  ): Promise<boolean> {
     if (spent()) return false;
     const { rows } = await db.query<{ hi: number | null }>(
-      `SELECT max(${t.key}) AS hi FROM ${t.table} WHERE ${t.age} < now() - make_interval(secs => $1)`, [t.ageSec],
+      `SELECT max(${t.key}) AS hi FROM ${t.table} WHERE ${t.age} < now() - make_interval(secs => $1)`,
+      [t.ageSec],
     );
     statements++;
     const hi = rows[0]?.hi;
@@ -101,7 +114,10 @@ export async function applyRetention(db: Queryable, p: RetentionPolicy, o: { now
     // Outbox rows whose every lane is done, or dead for longer than dead letters are kept. The newest
     // status row of each agent stays: reconciliation re-sends it to a webhook that is behind.
     await byKey('outbox', {
-      table: 'status_change_outbox', key: 'id', age: 'created_at', ageSec: p.outboxDays * DAY,
+      table: 'status_change_outbox',
+      key: 'id',
+      age: 'created_at',
+      ageSec: p.outboxDays * DAY,
       eligible: `NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.outbox_id = x.id
                               AND (d.state = 'pending' OR (d.state = 'dead' AND d.next_attempt_at >= now() - make_interval(secs => $5))))
                  AND (x.topic <> 'status' OR EXISTS (SELECT 1 FROM status_change_outbox n
@@ -110,19 +126,38 @@ export async function applyRetention(db: Queryable, p: RetentionPolicy, o: { now
     }),
     // The newest log row of each agent stays: HCM answers a repeated commit of it (ALREADY_HANDLED) from there.
     await byKey('statusLog', {
-      table: 'unified_work_status_log', key: 'id', age: 'committed_at', ageSec: p.statusLogDays * DAY,
+      table: 'unified_work_status_log',
+      key: 'id',
+      age: 'committed_at',
+      ageSec: p.statusLogDays * DAY,
       eligible: `EXISTS (SELECT 1 FROM unified_work_status_log n WHERE n.tenant = x.tenant AND n.agent_id = x.agent_id AND n.version > x.version)`,
     }),
-    await byAge('feed', `DELETE FROM status_feed WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM status_feed WHERE committed_at < now() - make_interval(secs => $1) LIMIT $2))`, p.feedDays * DAY),
-    await byAge('push', `DELETE FROM push_messages WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM push_messages WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))`, p.pushMinutes * 60),
-    await byAge('dedupe', `DELETE FROM event_dedupe WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM event_dedupe WHERE received_at < now() - make_interval(secs => $1) LIMIT $2))`, p.dedupeHours * 3600),
+    await byAge(
+      'feed',
+      `DELETE FROM status_feed WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM status_feed WHERE committed_at < now() - make_interval(secs => $1) LIMIT $2))`,
+      p.feedDays * DAY,
+    ),
+    await byAge(
+      'push',
+      `DELETE FROM push_messages WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM push_messages WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))`,
+      p.pushMinutes * 60,
+    ),
+    await byAge(
+      'dedupe',
+      `DELETE FROM event_dedupe WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM event_dedupe WHERE received_at < now() - make_interval(secs => $1) LIMIT $2))`,
+      p.dedupeHours * 3600,
+    ),
     // A closed task re-checked under its lock: an event may have reopened it since the batch was chosen.
-    await byAge('closedTasks', `DELETE FROM tasks WHERE ctid = ANY (ARRAY(
+    await byAge(
+      'closedTasks',
+      `DELETE FROM tasks WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM tasks WHERE state = 'closed' AND updated_at < now() - make_interval(secs => $1) LIMIT $2))
-        AND state = 'closed' AND updated_at < now() - make_interval(secs => $1)`, p.closedTaskDays * DAY),
+        AND state = 'closed' AND updated_at < now() - make_interval(secs => $1)`,
+      p.closedTaskDays * DAY,
+    ),
   ];
   return { deleted, statements, more: finished.includes(false) };
 }

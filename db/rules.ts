@@ -1,7 +1,5 @@
-import type pg from 'pg';
+import type { Queryable, Row } from './pool.ts';
 import { DEFAULT_RULE, type Rule } from '../workflows/model.ts';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
 
 export interface RuleRow extends Rule {
   tenant: string;
@@ -23,7 +21,7 @@ const COLUMNS = `rule_id, version, business_line, skill_groups, channels, idle_a
   remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec,
   reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled, updated_at, tenant`;
 
-function toRule(r: Record<string, any>): RuleRow {
+function toRule(r: Row): RuleRow {
   return {
     tenant: r.tenant,
     ruleId: r.rule_id,
@@ -62,10 +60,12 @@ export interface RuleSubject {
 /** Whether a rule's scope covers the agent: every scope part it sets must match (lists by overlap). */
 export function ruleMatches(r: Pick<RuleRow, 'scope' | 'enabled'>, a: RuleSubject): boolean {
   const { businessLine, skillGroups, channels } = r.scope;
-  return r.enabled
-    && (businessLine === undefined || businessLine === a.businessLine)
-    && (skillGroups === undefined || skillGroups.some((g) => a.skillGroups.includes(g)))
-    && (channels === undefined || channels.some((c) => a.channels.includes(c)));
+  return (
+    r.enabled &&
+    (businessLine === undefined || businessLine === a.businessLine) &&
+    (skillGroups === undefined || skillGroups.some((g) => a.skillGroups.includes(g))) &&
+    (channels === undefined || channels.some((c) => a.channels.includes(c)))
+  );
 }
 
 /** Channel beats skill group beats business line beats tenant-wide (a bit each, so they add up). */
@@ -78,7 +78,10 @@ export function specificity(r: Pick<RuleRow, 'scope'>): number {
  * group → channel); ties go to the most recently updated rule, then the smaller rule id.
  * Undefined when none matches (the caller falls back to DEFAULT_RULE).
  */
-export function pickRule<R extends Pick<RuleRow, 'ruleId' | 'scope' | 'enabled' | 'updatedAt'>>(candidates: readonly R[], agent: RuleSubject): R | undefined {
+export function pickRule<R extends Pick<RuleRow, 'ruleId' | 'scope' | 'enabled' | 'updatedAt'>>(
+  candidates: readonly R[],
+  agent: RuleSubject,
+): R | undefined {
   let best: R | undefined;
   for (const r of candidates) {
     if (!ruleMatches(r, agent)) continue;
@@ -87,10 +90,15 @@ export function pickRule<R extends Pick<RuleRow, 'ruleId' | 'scope' | 'enabled' 
   return best;
 }
 
-function compareRules(a: Pick<RuleRow, 'ruleId' | 'scope' | 'updatedAt'>, b: Pick<RuleRow, 'ruleId' | 'scope' | 'updatedAt'>): number {
-  return specificity(b) - specificity(a)
-    || Date.parse(b.updatedAt) - Date.parse(a.updatedAt)
-    || (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
+function compareRules(
+  a: Pick<RuleRow, 'ruleId' | 'scope' | 'updatedAt'>,
+  b: Pick<RuleRow, 'ruleId' | 'scope' | 'updatedAt'>,
+): number {
+  return (
+    specificity(b) - specificity(a) ||
+    Date.parse(b.updatedAt) - Date.parse(a.updatedAt) ||
+    (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0)
+  );
 }
 
 /**
@@ -110,37 +118,70 @@ export async function resolveRule(db: Queryable, tenant: string, agentId: string
         AND (skill_groups IS NULL OR skill_groups && $3) AND (channels IS NULL OR channels && $4)`,
     [tenant, a.business_line, a.skill_groups, a.channels],
   );
-  const picked = pickRule(rows.map(toRule), { businessLine: a.business_line, skillGroups: a.skill_groups, channels: a.channels });
+  const picked = pickRule(rows.map(toRule), {
+    businessLine: a.business_line,
+    skillGroups: a.skill_groups,
+    channels: a.channels,
+  });
   return picked ? plainRule(picked) : DEFAULT_RULE;
 }
 
-/** Create or replace a rule; every change bumps its version. */
+/**
+ * Create or replace a rule; every change bumps its version. The new version is also kept in
+ * `rule_versions`, in the same statement, so the history never misses a version nor holds one
+ * that did not commit.
+ */
 export async function upsertRule(db: Queryable, tenant: string, ruleId: string, input: RuleInput): Promise<RuleRow> {
   const w = { ...DEFAULT_RULE.windows, ...input.windows };
   const { rows } = await db.query(
-    `INSERT INTO rules (tenant, rule_id, business_line, skill_groups, channels, idle_after_no_task_sec,
-        remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec,
-        reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
-     ON CONFLICT (tenant, rule_id) DO UPDATE SET version = rules.version + 1,
-        business_line = EXCLUDED.business_line, skill_groups = EXCLUDED.skill_groups,
-        channels = EXCLUDED.channels, idle_after_no_task_sec = EXCLUDED.idle_after_no_task_sec,
-        remind_after_no_action_sec = EXCLUDED.remind_after_no_action_sec,
-        abnormal_after_no_action_sec = EXCLUDED.abnormal_after_no_action_sec,
-        offline_after_abnormal_sec = EXCLUDED.offline_after_abnormal_sec,
-        reminder_lock_sec = EXCLUDED.reminder_lock_sec, reconnect_grace_sec = EXCLUDED.reconnect_grace_sec,
-        offline_recovery = EXCLUDED.offline_recovery, enabled = EXCLUDED.enabled, updated_at = now()
-     RETURNING ${COLUMNS}`,
-    [tenant, ruleId, input.scope?.businessLine ?? null, input.scope?.skillGroups ?? null, input.scope?.channels ?? null,
-      w.idleAfterNoTaskSec, w.remindAfterNoActionSec, w.abnormalAfterNoActionSec, w.offlineAfterAbnormalSec,
-      input.reminderLockSec ?? DEFAULT_RULE.reminderLockSec, input.reconnectGraceSec ?? DEFAULT_RULE.reconnectGraceSec,
-      input.offlineRecovery ?? DEFAULT_RULE.offlineRecovery, input.enabled ?? true],
+    `WITH up AS (
+       INSERT INTO rules (tenant, rule_id, business_line, skill_groups, channels, idle_after_no_task_sec,
+          remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec,
+          reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+       ON CONFLICT (tenant, rule_id) DO UPDATE SET version = rules.version + 1,
+          business_line = EXCLUDED.business_line, skill_groups = EXCLUDED.skill_groups,
+          channels = EXCLUDED.channels, idle_after_no_task_sec = EXCLUDED.idle_after_no_task_sec,
+          remind_after_no_action_sec = EXCLUDED.remind_after_no_action_sec,
+          abnormal_after_no_action_sec = EXCLUDED.abnormal_after_no_action_sec,
+          offline_after_abnormal_sec = EXCLUDED.offline_after_abnormal_sec,
+          reminder_lock_sec = EXCLUDED.reminder_lock_sec, reconnect_grace_sec = EXCLUDED.reconnect_grace_sec,
+          offline_recovery = EXCLUDED.offline_recovery, enabled = EXCLUDED.enabled, updated_at = now()
+       RETURNING ${COLUMNS}
+     ), kept AS (
+       INSERT INTO rule_versions (${COLUMNS}) SELECT ${COLUMNS} FROM up
+     )
+     SELECT ${COLUMNS} FROM up`,
+    [
+      tenant,
+      ruleId,
+      input.scope?.businessLine ?? null,
+      input.scope?.skillGroups ?? null,
+      input.scope?.channels ?? null,
+      w.idleAfterNoTaskSec,
+      w.remindAfterNoActionSec,
+      w.abnormalAfterNoActionSec,
+      w.offlineAfterAbnormalSec,
+      input.reminderLockSec ?? DEFAULT_RULE.reminderLockSec,
+      input.reconnectGraceSec ?? DEFAULT_RULE.reconnectGraceSec,
+      input.offlineRecovery ?? DEFAULT_RULE.offlineRecovery,
+      input.enabled ?? true,
+    ],
   );
   return toRule(rows[0]);
 }
 
 export async function listRules(db: Queryable, tenant: string): Promise<RuleRow[]> {
   const { rows } = await db.query(`SELECT ${COLUMNS} FROM rules WHERE tenant = $1 ORDER BY rule_id`, [tenant]);
+  return rows.map(toRule);
+}
+
+/** Every kept version of a rule, newest first; empty when the tenant has no such rule. */
+export async function listRuleVersions(db: Queryable, tenant: string, ruleId: string): Promise<RuleRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM rule_versions WHERE tenant = $1 AND rule_id = $2 ORDER BY version DESC`,
+    [tenant, ruleId],
+  );
   return rows.map(toRule);
 }
 

@@ -1,8 +1,6 @@
 // HCM's side of an agent's timeline: committed status changes and the delivery of each outbox row
 // per lane. The workflow's own timeline (events, candidates, rejections) comes from its query.
-import type pg from 'pg';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
+import type { Queryable } from './pool.ts';
 
 export interface TimelineRow {
   at: string;
@@ -12,7 +10,12 @@ export interface TimelineRow {
 }
 
 /** The newest `limit` commits and the newest `limit` deliveries of one agent, newest first. */
-export async function hcmTimeline(db: Queryable, tenant: string, agentId: string, limit: number): Promise<TimelineRow[]> {
+export async function hcmTimeline(
+  db: Queryable,
+  tenant: string,
+  agentId: string,
+  limit: number,
+): Promise<TimelineRow[]> {
   const [commits, deliveries] = await Promise.all([
     db.query(
       `SELECT committed_at, version, from_status, to_status, cause, actor, rule_id, rule_version
@@ -28,11 +31,15 @@ export async function hcmTimeline(db: Queryable, tenant: string, agentId: string
   ]);
   const rows: TimelineRow[] = [
     ...commits.rows.map((r) => ({
-      at: r.committed_at.toISOString(), source: 'hcm' as const, kind: 'commit' as const,
+      at: r.committed_at.toISOString(),
+      source: 'hcm' as const,
+      kind: 'commit' as const,
       detail: `v${r.version} ${r.from_status}→${r.to_status} ${r.cause} by ${r.actor}${r.rule_id ? ` (rule ${r.rule_id} v${r.rule_version})` : ''}`,
     })),
     ...deliveries.rows.map((r) => ({
-      at: (r.delivered_at ?? r.created_at).toISOString(), source: 'delivery' as const, kind: 'delivery' as const,
+      at: (r.delivered_at ?? r.created_at).toISOString(),
+      source: 'delivery' as const,
+      kind: 'delivery' as const,
       detail: `${r.lane} ${r.topic} v${r.version}: ${r.state}, ${r.attempts} attempts${r.last_error ? `, last error ${r.last_error}` : ''}`,
     })),
   ];

@@ -1,7 +1,5 @@
 // webhook_subscriptions and webhook_acks: admin-managed subscriptions and what each acknowledged.
-import type pg from 'pg';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
+import type { Queryable, Row } from './pool.ts';
 
 export interface WebhookFilter {
   businessLines?: string[];
@@ -11,7 +9,8 @@ export interface WebhookFilter {
 
 export interface WebhookInput {
   url: string;
-  secret: string;
+  /** Required to create; left out on an update, the subscription keeps its secret. */
+  secret?: string;
   filter?: WebhookFilter;
   enabled?: boolean;
 }
@@ -32,18 +31,30 @@ export interface Webhook {
 /** The internal lane of a subscription ('webhook:<tenant>:<id>', as the generated column says). */
 export const webhookLane = (tenant: string, id: string) => `webhook:${tenant}:${id}`;
 
-const toWebhook = (r: Record<string, any>): Webhook => ({
-  tenant: r.tenant, id: r.id, url: r.url, secret: r.secret, enabled: r.enabled, lane: r.lane,
+const toWebhook = (r: Row): Webhook => ({
+  tenant: r.tenant,
+  id: r.id,
+  url: r.url,
+  secret: r.secret,
+  enabled: r.enabled,
+  lane: r.lane,
   filter: {
     ...(r.business_lines ? { businessLines: r.business_lines } : {}),
     ...(r.statuses ? { statuses: r.statuses } : {}),
     ...(r.topics ? { topics: r.topics } : {}),
   },
-  createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
 });
 
 /** Upsert; returns the subscription and whether it was created. */
-export async function putWebhook(db: Queryable, tenant: string, id: string, w: WebhookInput): Promise<{ webhook: Webhook; created: boolean }> {
+export async function putWebhook(
+  db: Queryable,
+  tenant: string,
+  id: string,
+  w: WebhookInput,
+): Promise<{ webhook: Webhook; created: boolean } | undefined> {
+  if (w.secret === undefined) return updateWebhook(db, tenant, id, w);
   const { rows } = await db.query(
     `INSERT INTO webhook_subscriptions (tenant, id, url, secret, business_lines, statuses, topics, enabled)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -51,10 +62,39 @@ export async function putWebhook(db: Queryable, tenant: string, id: string, w: W
        business_lines = EXCLUDED.business_lines, statuses = EXCLUDED.statuses, topics = EXCLUDED.topics,
        enabled = EXCLUDED.enabled, updated_at = now()
      RETURNING *, (xmax = 0) AS created`,
-    [tenant, id, w.url, w.secret, w.filter?.businessLines ?? null, w.filter?.statuses ?? null, w.filter?.topics ?? null, w.enabled ?? true],
+    [
+      tenant,
+      id,
+      w.url,
+      w.secret,
+      w.filter?.businessLines ?? null,
+      w.filter?.statuses ?? null,
+      w.filter?.topics ?? null,
+      w.enabled ?? true,
+    ],
   );
   await notifySubscriptionsChanged(db);
   return { webhook: toWebhook(rows[0]), created: rows[0].created };
+}
+
+/** An update that keeps the secret; undefined when there is no such subscription. */
+async function updateWebhook(db: Queryable, tenant: string, id: string, w: WebhookInput) {
+  const { rows } = await db.query(
+    `UPDATE webhook_subscriptions SET url = $3, business_lines = $4, statuses = $5, topics = $6, enabled = $7, updated_at = now()
+      WHERE tenant = $1 AND id = $2 RETURNING *`,
+    [
+      tenant,
+      id,
+      w.url,
+      w.filter?.businessLines ?? null,
+      w.filter?.statuses ?? null,
+      w.filter?.topics ?? null,
+      w.enabled ?? true,
+    ],
+  );
+  if (!rows[0]) return undefined;
+  await notifySubscriptionsChanged(db);
+  return { webhook: toWebhook(rows[0]), created: false };
 }
 
 export async function listWebhooks(db: Queryable, tenant?: string): Promise<Webhook[]> {
@@ -79,13 +119,21 @@ export async function deleteWebhook(db: Queryable, tenant: string, id: string): 
   return true;
 }
 
-/** Dispatchers LISTEN on 'vigil_webhooks' and start or stop lanes at once (they also re-read periodically). */
+/** Dispatchers LISTEN here and start or stop lanes at once (they also re-read periodically). */
+export const WEBHOOKS_CHANNEL = 'vigil_webhooks';
+
 async function notifySubscriptionsChanged(db: Queryable): Promise<void> {
-  await db.query(`SELECT pg_notify('vigil_webhooks', '')`);
+  await db.query(`SELECT pg_notify('${WEBHOOKS_CHANNEL}', '')`);
 }
 
 /** A 2xx for a status change: the subscription has seen this agent up to `version`. */
-export async function recordAck(db: Queryable, tenant: string, subscriptionId: string, agentId: string, version: number): Promise<void> {
+export async function recordAck(
+  db: Queryable,
+  tenant: string,
+  subscriptionId: string,
+  agentId: string,
+  version: number,
+): Promise<void> {
   await db.query(
     `INSERT INTO webhook_acks (tenant, subscription_id, agent_id, acked_version) VALUES ($1, $2, $3, $4)
      ON CONFLICT (tenant, subscription_id, agent_id) DO UPDATE
@@ -94,7 +142,12 @@ export async function recordAck(db: Queryable, tenant: string, subscriptionId: s
   );
 }
 
-export async function ackedVersion(db: Queryable, tenant: string, subscriptionId: string, agentId: string): Promise<number | undefined> {
+export async function ackedVersion(
+  db: Queryable,
+  tenant: string,
+  subscriptionId: string,
+  agentId: string,
+): Promise<number | undefined> {
   const { rows } = await db.query(
     `SELECT acked_version FROM webhook_acks WHERE tenant = $1 AND subscription_id = $2 AND agent_id = $3`,
     [tenant, subscriptionId, agentId],
@@ -108,7 +161,10 @@ export async function ackedVersion(db: Queryable, tenant: string, subscriptionId
  * latest status outbox row (a dead one becomes pending again). Only changes committed after the
  * subscription was created and that its filter selects are owed. Returns the re-enqueued rows.
  */
-export async function reenqueueBehind(db: Queryable, limit = 1000): Promise<{ lane: string; outboxId: number; agentId: string; version: number }[]> {
+export async function reenqueueBehind(
+  db: Queryable,
+  limit = 1000,
+): Promise<{ lane: string; outboxId: number; agentId: string; version: number }[]> {
   const { rows } = await db.query(
     `WITH owed AS (
        SELECT s.lane, o.id AS outbox_id, st.agent_id, st.version
@@ -140,5 +196,10 @@ export async function reenqueueBehind(db: Queryable, limit = 1000): Promise<{ la
     [rows.map((r) => r.outbox_id)],
   );
   const byId = new Map(details.map((d) => [d.id, d]));
-  return rows.map((r) => ({ lane: r.lane, outboxId: r.outbox_id, agentId: byId.get(r.outbox_id)!.agent_id, version: byId.get(r.outbox_id)!.version }));
+  return rows.map((r) => ({
+    lane: r.lane,
+    outboxId: r.outbox_id,
+    agentId: byId.get(r.outbox_id)!.agent_id,
+    version: byId.get(r.outbox_id)!.version,
+  }));
 }

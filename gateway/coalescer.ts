@@ -1,9 +1,16 @@
-// Signals (DESIGN.md "HCM's facts are the clock"): the workflow's deadlines come from HCM's facts,
+// Signals (docs/DESIGN.md "HCM's facts are the clock"): the workflow's deadlines come from HCM's facts,
 // which every receipt has already committed, so a signal is needed only for what the workflow must
 // act on at once — work-status changes, ticket events at zero open tasks, device changes, and an
 // action of an agent HCM holds ABNORMAL (or OFFLINE by a window). Everything else is pure activity:
 // it waits for a slow digest that only keeps the workflow's `state` query fresh.
-import { EventType, closesTask, isAction, opensTask, type AgentEvent } from '../workflows/model.ts';
+import {
+  EventType,
+  LAST_TICKET_EVENT_TYPE,
+  closesTask,
+  isAction,
+  opensTask,
+  type AgentEvent,
+} from '../workflows/model.ts';
 import type { IntakeFacts } from '../db/intake.ts';
 import { idKey } from '../platform/ids.ts';
 
@@ -50,15 +57,20 @@ export interface CoalescerOptions {
  */
 export function mustSignalNow(events: AgentEvent[], f: IntakeFacts): boolean {
   if (events.some((e) => e.type === EventType.WORK_STATUS || e.type === EventType.STATUS_SWITCH)) return true;
-  if (events.some((e) => opensTask(e.type) || closesTask(e.type)) && (f.tasksBefore === 0 || f.tasksAfter === 0)) return true;
+  if (events.some((e) => opensTask(e.type) || closesTask(e.type)) && (f.tasksBefore === 0 || f.tasksAfter === 0))
+    return true;
   const acting = events.some((e) => isAction(e.type));
   return acting && (f.status === 'ABNORMAL' || (f.status === 'OFFLINE' && f.offlineByWindow));
 }
 
 /** Only the latest of these matters to the workflow (per device, actions apart from heartbeats). */
 export function isCoalescable(type: number): boolean {
-  return type === EventType.HEARTBEAT || type === 4 || (type >= 10 && type <= 12)
-    || (type >= 100 && type <= 105 && type !== EventType.STATUS_SWITCH);
+  return (
+    type === EventType.HEARTBEAT ||
+    type === EventType.TICKET_REPLIED ||
+    (type > EventType.TICKET_REOPENED && type <= LAST_TICKET_EVENT_TYPE) ||
+    (type >= EventType.CLICK && type <= EventType.URL_CHANGE && type !== EventType.STATUS_SWITCH)
+  );
 }
 
 interface AgentBuffer {
@@ -84,7 +96,10 @@ export class Coalescer {
 
   constructor(private readonly o: CoalescerOptions) {
     this.now = o.now ?? Date.now;
-    this.timers = o.timers ?? { set: (fn, ms) => setTimeout(fn, ms), clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) };
+    this.timers = o.timers ?? {
+      set: (fn, ms) => setTimeout(fn, ms),
+      clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    };
   }
 
   /** Events already committed as facts; `pendingId` is their intake row (urgent frames only). */
@@ -113,7 +128,9 @@ export class Coalescer {
     for (const e of events) {
       if (isCoalescable(e.type)) {
         const action = isAction(e.type);
-        const i = a.events.findIndex((x) => isCoalescable(x.type) && isAction(x.type) === action && x.deviceId === e.deviceId);
+        const i = a.events.findIndex(
+          (x) => isCoalescable(x.type) && isAction(x.type) === action && x.deviceId === e.deviceId,
+        );
         if (i >= 0) {
           if (a.events[i]!.ts > e.ts) continue;
           a.events.splice(i, 1);
@@ -166,7 +183,19 @@ export class Coalescer {
     const key = idKey(tenant, agentId);
     let a = this.agents.get(key);
     if (!a) {
-      a = { tenant, agentId, events: [], devices: [], pendingIds: [], urgent: false, lastSignalAt: -Infinity, timer: undefined, timerDue: 0, sending: undefined, failures: 0 };
+      a = {
+        tenant,
+        agentId,
+        events: [],
+        devices: [],
+        pendingIds: [],
+        urgent: false,
+        lastSignalAt: -Infinity,
+        timer: undefined,
+        timerDue: 0,
+        sending: undefined,
+        failures: 0,
+      };
       this.agents.set(key, a);
     }
     return a;
@@ -194,31 +223,39 @@ export class Coalescer {
   }
 
   private flush(a: AgentBuffer): Promise<void> {
-    const batch: Batch = { tenant: a.tenant, agentId: a.agentId, events: a.events, devices: a.devices, pendingIds: a.pendingIds };
+    const batch: Batch = {
+      tenant: a.tenant,
+      agentId: a.agentId,
+      events: a.events,
+      devices: a.devices,
+      pendingIds: a.pendingIds,
+    };
     if (!a.urgent) this.stats.digests++;
     a.events = [];
     a.devices = [];
     a.pendingIds = [];
     a.urgent = false;
     a.lastSignalAt = this.now();
-    a.sending = this.sendParts(splitBatch(batch, this.o.maxSignalBytes)).then((failed) => {
-      if (!failed) {
-        a.failures = 0;
-        return;
-      }
-      const { err, unsent } = failed;
-      a.failures++;
-      this.stats.failures++;
-      this.o.onError?.(err, unsent);
-      // Put what did not go back in front of anything that arrived meanwhile, in order.
-      a.events = [...unsent.events, ...a.events];
-      a.devices = [...unsent.devices, ...a.devices];
-      a.pendingIds = [...unsent.pendingIds, ...a.pendingIds];
-      a.urgent = a.urgent || unsent.devices.length > 0 || unsent.pendingIds.length > 0;
-    }).finally(() => {
-      a.sending = undefined;
-      if (worthSending(a)) this.schedule(a);
-    });
+    a.sending = this.sendParts(splitBatch(batch, this.o.maxSignalBytes))
+      .then((failed) => {
+        if (!failed) {
+          a.failures = 0;
+          return;
+        }
+        const { err, unsent } = failed;
+        a.failures++;
+        this.stats.failures++;
+        this.o.onError?.(err, unsent);
+        // Put what did not go back in front of anything that arrived meanwhile, in order.
+        a.events = [...unsent.events, ...a.events];
+        a.devices = [...unsent.devices, ...a.devices];
+        a.pendingIds = [...unsent.pendingIds, ...a.pendingIds];
+        a.urgent = a.urgent || unsent.devices.length > 0 || unsent.pendingIds.length > 0;
+      })
+      .finally(() => {
+        a.sending = undefined;
+        if (worthSending(a)) this.schedule(a);
+      });
     return a.sending;
   }
 
@@ -279,12 +316,17 @@ export function signalBytes(b: Pick<Batch, 'events' | 'devices'>): number {
 function mergeBatches(parts: Batch[]): Batch {
   const first = parts[0]!;
   return {
-    tenant: first.tenant, agentId: first.agentId, events: parts.flatMap((p) => p.events),
-    devices: parts.flatMap((p) => p.devices), pendingIds: parts.flatMap((p) => p.pendingIds),
+    tenant: first.tenant,
+    agentId: first.agentId,
+    events: parts.flatMap((p) => p.events),
+    devices: parts.flatMap((p) => p.devices),
+    pendingIds: parts.flatMap((p) => p.pendingIds),
   };
 }
 
 /** Anything but heartbeats: a heartbeat's only fact (the device is there) is already in HCM. */
 function worthSending(a: AgentBuffer): boolean {
-  return a.devices.length > 0 || a.pendingIds.length > 0 || a.urgent || a.events.some((e) => e.type !== EventType.HEARTBEAT);
+  return (
+    a.devices.length > 0 || a.pendingIds.length > 0 || a.urgent || a.events.some((e) => e.type !== EventType.HEARTBEAT)
+  );
 }

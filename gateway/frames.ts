@@ -1,10 +1,17 @@
-// Validation of what workbenches send (PROTOCOL.md "Websocket GET /v1/ws"): a bad frame closes the
+// Validation of what workbenches send (docs/PROTOCOL.md "Websocket GET /v1/ws"): a bad frame closes the
 // connection with 4400; a bad event inside a good frame is only rejected in the receipt.
 import { z } from 'zod';
 import { MAX_EVENTS_PER_FRAME, type Rejection } from '../sdk/protocol.ts';
 import { Id } from '../platform/ids.ts';
 import { badText } from '../platform/text.ts';
-import { isClientEventType, type AgentEvent } from '../workflows/model.ts';
+import {
+  EventType,
+  closesTask,
+  isClientEventType,
+  isWorkStatus,
+  opensTask,
+  type AgentEvent,
+} from '../workflows/model.ts';
 
 /** An event's `data`: at most this deep below `data` and this big as JSON (UTF-8 bytes). */
 export const MAX_DATA_DEPTH = 8;
@@ -23,7 +30,11 @@ const ClientFrame = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('events'), events: z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_FRAME) }),
   z.strictObject({ type: z.literal('ack'), msgIds: z.array(z.string().min(1).max(64)).max(1000) }),
   z.strictObject({ type: z.literal('register'), module: z.string().min(1).max(64), entity: z.string().min(1).max(64) }),
-  z.strictObject({ type: z.literal('unregister'), module: z.string().min(1).max(64), entity: z.string().min(1).max(64) }),
+  z.strictObject({
+    type: z.literal('unregister'),
+    module: z.string().min(1).max(64),
+    entity: z.string().min(1).max(64),
+  }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 
@@ -36,8 +47,6 @@ const Event = z.strictObject({
   index: z.number().int().nonnegative().optional(),
   data: z.record(z.string(), z.unknown()).optional(),
 });
-
-const WORK_STATUSES = ['ONLINE', 'BUSY', 'OFFLINE'];
 
 export function parseFrame(text: string): { frame: ClientFrame } | { error: string } {
   let json: unknown;
@@ -58,28 +67,37 @@ export function parseFrame(text: string): { frame: ClientFrame } | { error: stri
  * Splits a frame's events into valid ones (stamped with the device, future timestamps clamped to
  * the gateway's clock) and rejections. A reqId repeated inside one frame counts once.
  */
-export function checkEvents(raw: unknown[], deviceId: string, now: number): { valid: AgentEvent[]; rejected: Rejection[] } {
+export function checkEvents(
+  raw: unknown[],
+  deviceId: string,
+  now: number,
+): { valid: AgentEvent[]; rejected: Rejection[] } {
   const valid: AgentEvent[] = [];
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
   for (const item of raw) {
     const r = Event.safeParse(item);
-    const reqId = typeof (item as { reqId?: unknown })?.reqId === 'string' ? (item as { reqId: string }).reqId.slice(0, 64) : '';
+    const reqId =
+      typeof (item as { reqId?: unknown })?.reqId === 'string' ? (item as { reqId: string }).reqId.slice(0, 64) : '';
     if (!r.success) {
       rejected.push({ reqId, code: 'BAD_EVENT', message: describe(r.error) });
       continue;
     }
     const e = r.data;
-    const unstorable = badText({ ...e, data: undefined }, '') ?? badText(e.data, 'data', { maxDepth: MAX_DATA_DEPTH }) ?? dataTooBig(e.data);
+    const unstorable =
+      badText({ ...e, data: undefined }, '') ??
+      badText(e.data, 'data', { maxDepth: MAX_DATA_DEPTH }) ??
+      dataTooBig(e.data);
     if (unstorable) {
       rejected.push({ reqId, code: 'BAD_EVENT', message: unstorable });
       continue;
     }
-    if ((e.type === 3 || (e.type >= 5 && e.type <= 9)) && !e.ticketId) {
+    // The events that open or close a task name it: intake keeps open tasks by ticketId.
+    if ((opensTask(e.type) || closesTask(e.type)) && !e.ticketId) {
       rejected.push({ reqId: e.reqId, code: 'BAD_EVENT', message: `ticketId: required for event type ${e.type}` });
       continue;
     }
-    if (e.type === 2 && !WORK_STATUSES.includes(String(e.data?.status))) {
+    if (e.type === EventType.WORK_STATUS && !isWorkStatus(String(e.data?.status))) {
       rejected.push({ reqId: e.reqId, code: 'BAD_EVENT', message: 'data.status: must be ONLINE, BUSY or OFFLINE' });
       continue;
     }

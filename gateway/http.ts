@@ -1,10 +1,12 @@
-// What every HTTP route of the gateway shares: its dependencies, the one error shape and bearer auth.
+// What every HTTP route of the gateway shares: its dependencies, the one error shape, who the
+// caller is (resolved once per request) and what it may call (each route's `config.roles`).
 import type { Client } from '@temporalio/client';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.ts';
 import type { GatewayTuning } from '../platform/config.ts';
 import { badText } from '../platform/text.ts';
-import { AGENT_TOKEN_MAX_SEC, verifyToken, type Principal, type Role } from '../platform/auth.ts';
+import { verifyToken, type Principal, type Role } from '../platform/auth.ts';
 
 export interface GatewayDeps {
   pool: Pool;
@@ -20,44 +22,66 @@ export interface GatewayDeps {
   region?: string;
   /** Unique per process; default hostname-pid-random. */
   gatewayId?: string;
-  log?: import('pino').Logger;
+  log?: Logger;
   /** Webhook URLs may point at loopback/private/link-local addresses (`VIGIL_WEBHOOK_ALLOW_PRIVATE`). */
   webhookAllowPrivate?: boolean;
+  /** The Temporal Web UI the operator console links to (`VIGIL_TEMPORAL_UI_URL`; default the config loader's). */
+  temporalUiUrl?: string;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The verified bearer token's caller; unset without a valid token. */
     principal?: Principal;
+    /** Why the bearer token was refused, when one was sent and failed verification. */
+    tokenError?: string;
   }
   interface FastifyContextConfig {
+    /** Roles that may call the route (checked by `authenticate`); routes outside authenticated plugins have none. */
+    roles?: readonly Role[];
     /** The body's `events` are checked one by one and rejected in the receipt, not with a 400. */
     eventsInReceipt?: boolean;
   }
 }
 
-/** PROTOCOL.md's error body: `{code, message}`. */
-export const fail = (reply: FastifyReply, status: number, code: string, message: string) => reply.code(status).send({ code, message });
+/** The error body of docs/PROTOCOL.md "Error body": `{code, message}`. */
+export const fail = (reply: FastifyReply, status: number, code: string, message: string) =>
+  reply.code(status).send({ code, message });
 
-/** preHandler: a valid bearer token sets `req.principal`; anything else is a 401. */
-export function bearerAuth(d: Pick<GatewayDeps, 'jwtSecret' | 'tuning'>) {
-  const agentTokenMaxSec = d.tuning?.agentTokenMaxSec ?? AGENT_TOKEN_MAX_SEC;
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    const h = req.headers.authorization;
-    if (!h?.startsWith('Bearer ')) return fail(reply, 401, 'UNAUTHORIZED', 'missing bearer token');
-    if (req.principal) return; // verified by the gateway's quota hook, with the same options
-    try {
-      req.principal = await verifyToken(d.jwtSecret, h.slice(7), { agentTokenMaxSec });
-    } catch (err) {
-      return fail(reply, 401, 'UNAUTHORIZED', `bad or expired token: ${(err as Error).message}`);
-    }
-  };
+/** Every role: routes any caller may reach, whose handler decides per resource (self or staff). */
+export const ANY_ROLE: readonly Role[] = ['agent', 'supervisor', 'admin', 'service'];
+
+/**
+ * Resolves the caller from the bearer token, once per request (the gateway's first hook; the
+ * quota is keyed by it). A refused token leaves `tokenError`; `authenticate` answers 401 with it.
+ */
+export async function resolvePrincipal(
+  req: FastifyRequest,
+  opts: { jwtSecret: string; agentTokenMaxSec: number },
+): Promise<void> {
+  const h = req.headers.authorization;
+  if (!h?.startsWith('Bearer ')) return;
+  try {
+    req.principal = await verifyToken(opts.jwtSecret, h.slice(7), { agentTokenMaxSec: opts.agentTokenMaxSec });
+  } catch (err) {
+    req.tokenError = (err as Error).message;
+  }
 }
 
-/** preHandler (after bearerAuth): only these roles pass; others get a 403. */
-export function requireRole(...roles: Role[]) {
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!roles.includes(req.principal!.role)) return fail(reply, 403, 'FORBIDDEN', `needs one of the roles ${roles.join(', ')}`);
-  };
+/**
+ * onRequest hook of every authenticated plugin: no valid bearer token is a 401, a role the route
+ * does not list (`config.roles`) a 403. Per-resource checks (an agent reads only itself) stay in
+ * the handlers.
+ */
+export async function authenticate(req: FastifyRequest, reply: FastifyReply) {
+  if (!req.principal) {
+    if (req.tokenError === undefined) return fail(reply, 401, 'UNAUTHORIZED', 'missing bearer token');
+    return fail(reply, 401, 'UNAUTHORIZED', `bad or expired token: ${req.tokenError}`);
+  }
+  const roles = req.routeOptions.config.roles;
+  if (!roles) return fail(reply, 403, 'FORBIDDEN', 'this route takes no bearer token');
+  if (!roles.includes(req.principal.role))
+    return fail(reply, 403, 'FORBIDDEN', `needs one of the roles ${roles.join(', ')}`);
 }
 
 /**
@@ -73,4 +97,13 @@ export async function refuseUnstorableText(req: FastifyRequest, reply: FastifyRe
   }
   const why = badText(req.params, 'params', o) ?? badText(req.query, 'querystring', o) ?? badText(body, 'body', o);
   if (why) return fail(reply, 400, 'BAD_REQUEST', why);
+}
+
+/** A schema validation failure as one line naming the field, e.g. `body/windows/idleAfterNoTaskSec: unknown field`. */
+export function validationMessage(err: FastifyError): string {
+  const v = err.validation?.[0];
+  if (v?.keyword === 'additionalProperties') {
+    return `${err.validationContext ?? 'request'}${v.instancePath}/${String(v.params.additionalProperty)}: unknown field`;
+  }
+  return err.message;
 }

@@ -40,7 +40,13 @@ export class IntakeWriter {
 
   submit(tenant: string, agentId: string, events: AgentEvent[]): Promise<Persisted> {
     if (events.length === 0) {
-      return Promise.resolve({ fresh: [], duplicates: [], pendingId: null, urgent: false, facts: { status: null, offlineByWindow: false, tasksBefore: 0, tasksAfter: 0 } });
+      return Promise.resolve({
+        fresh: [],
+        duplicates: [],
+        pendingId: null,
+        urgent: false,
+        facts: { status: null, offlineByWindow: false, tasksBefore: 0, tasksAfter: 0 },
+      });
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ tenant, agentId, events, resolve, reject });
@@ -86,16 +92,13 @@ export class IntakeWriter {
   }
 
   private async commit(items: Item[]): Promise<Persisted[]> {
-    const out = await inTransaction(this.pool, (c) => recordIntake(c, items, { gatewayId: this.gatewayId, mustSignal: mustSignalNow }));
+    const out = await inTransaction(this.pool, (c) =>
+      recordIntake(c, items, { gatewayId: this.gatewayId, mustSignal: mustSignalNow }),
+    );
     this.stats.commits++;
     this.stats.frames += items.length;
     return out;
   }
-}
-
-/** Forgets intake rows whose events the workflow has. */
-export async function deletePending(pool: Pool, ids: number[]): Promise<void> {
-  if (ids.length > 0) await pool.query('DELETE FROM intake_pending WHERE id = ANY($1::bigint[])', [ids]);
 }
 
 /**

@@ -1,19 +1,24 @@
 // Entry point of the gateway process: `tsx gateway/main.ts` (npm start runs it for you).
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool.ts';
-import { loadConfig } from '../platform/config.ts';
+import { loadConfig, requireSettings } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
 import { onStopSignal } from '../platform/signals.ts';
+import { temporalConnectionOptions, type TemporalConnectionOptions } from '../platform/temporal-connection.ts';
 import { buildGateway } from './server.ts';
 
-const log = createLogger('gateway');
 const cfg = loadConfig();
-if (!cfg.databaseUrl || !cfg.temporalAddress || cfg.jwtSecretGenerated) {
-  log.fatal('DATABASE_URL, TEMPORAL_ADDRESS and VIGIL_JWT_SECRET are required (npm start sets them)');
+const log = createLogger('gateway', cfg.logLevel);
+let temporalOptions: TemporalConnectionOptions;
+try {
+  requireSettings(cfg, 'databaseUrl', 'temporalAddress', 'jwtSecret');
+  temporalOptions = temporalConnectionOptions(cfg);
+} catch (err) {
+  log.fatal((err as Error).message);
   process.exit(2);
 }
 const pool = createPool(cfg.databaseUrl, 20);
-const connection = await Connection.connect({ address: cfg.temporalAddress });
+const connection = await Connection.connect(temporalOptions);
 const app = buildGateway({
   pool,
   temporal: new Client({ connection, namespace: cfg.temporalNamespace }),
@@ -24,6 +29,7 @@ const app = buildGateway({
   allowedOrigins: cfg.allowedOrigins,
   region: cfg.region,
   webhookAllowPrivate: cfg.webhookAllowPrivate,
+  temporalUiUrl: cfg.temporalUiUrl,
   log,
 });
 await app.listen({ port: cfg.port, host: '0.0.0.0' });

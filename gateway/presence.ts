@@ -1,4 +1,4 @@
-// Gateway liveness (DESIGN.md "Staying fast", last paragraph): each instance renews a lease in
+// Gateway liveness (docs/DESIGN.md "Staying fast", last paragraph): each instance renews a lease in
 // Postgres; the sweeper (any live instance) acts for instances whose lease ran out: their devices
 // are declared disconnected and the events they still held are forwarded. A graceful stop only
 // shortens the lease to a grace period, so devices that reconnect elsewhere are never marked gone.
@@ -6,9 +6,25 @@
 // have no socket to close, are expired by it. A gateway that finds its own lease lapsed puts its
 // live sockets' rows back, so they count again and their closes still disconnect.
 // The sweeper holds no lock across a Temporal call: claim (short transaction), signal, delete.
-import { inTransaction, type Pool } from '../db/pool.ts';
+import type { Pool } from '../db/pool.ts';
+import {
+  addHttpDevice,
+  claimDeadGateway,
+  connectSession,
+  deadGateways,
+  dropEmptyLease,
+  endSession,
+  releaseClaimed,
+  removeStaleHttpDevices,
+  renewLease,
+  restoreSessions,
+  shortenLease,
+  staleHttpDevices,
+  touchDevices,
+  type DeviceRef,
+  type Session,
+} from '../db/presence.ts';
 import { idKey } from '../platform/ids.ts';
-import type { AgentEvent } from '../workflows/model.ts';
 import { splitBatch, type Batch } from './coalescer.ts';
 
 /**
@@ -37,20 +53,6 @@ export interface PresenceOptions {
   onError?: (err: unknown) => void;
 }
 
-interface Session {
-  tenant: string;
-  agentId: string;
-  deviceId: string;
-  sessionId: string;
-}
-
-interface DeviceRef {
-  tenant: string;
-  agentId: string;
-  deviceId: string;
-}
-
-
 export class Presence {
   readonly stats = { sweptGateways: 0, sweptDevices: 0, sweptEvents: 0, expiredHttpDevices: 0, reregistered: 0 };
   private renewTimer: ReturnType<typeof setInterval> | undefined;
@@ -76,7 +78,10 @@ export class Presence {
 
   async start(): Promise<void> {
     await this.renew();
-    this.renewTimer = setInterval(() => void this.renew().catch((e) => this.o.onError?.(e)), (this.o.leaseSec * 1000) / 3);
+    this.renewTimer = setInterval(
+      () => void this.renew().catch((e) => this.o.onError?.(e)),
+      (this.o.leaseSec * 1000) / 3,
+    );
     this.sweepTimer = setInterval(() => void this.sweep(), Math.max(250, (this.o.leaseSec * 1000) / 2));
     this.seenTimer = setInterval(() => void this.flushSeen().catch((e) => this.o.onError?.(e)), SEEN_FLUSH_MS);
   }
@@ -90,10 +95,7 @@ export class Presence {
     this.reasserts.clear();
     await Promise.allSettled([this.sweeping, this.renewing, this.reregistering]);
     await this.flushSeen().catch((e) => this.o.onError?.(e));
-    await this.o.pool.query(
-      `UPDATE gateway_leases SET expires_at = now() + make_interval(secs => $2) WHERE gateway_id = $1`,
-      [this.o.gatewayId, graceSec],
-    );
+    await shortenLease(this.o.pool, this.o.gatewayId, graceSec);
   }
 
   /** Renews the lease; also callable from tests. */
@@ -103,15 +105,8 @@ export class Presence {
   }
 
   private async renewOnce(): Promise<void> {
-    // `old` is the row as it was before this statement: missing (swept) or expired means lapsed.
-    const { rows } = await this.o.pool.query<{ lapsed: boolean }>(
-      `WITH old AS (SELECT expires_at FROM gateway_leases WHERE gateway_id = $1)
-       INSERT INTO gateway_leases (gateway_id, expires_at) VALUES ($1, now() + make_interval(secs => $2))
-       ON CONFLICT (gateway_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
-       RETURNING coalesce((SELECT expires_at FROM old) < now(), true) AS lapsed`,
-      [this.o.gatewayId, this.o.leaseSec],
-    );
-    if (rows[0]!.lapsed && this.sessions.size > 0) this.owesReregister = true;
+    const lapsed = await renewLease(this.o.pool, this.o.gatewayId, this.o.leaseSec);
+    if (lapsed && this.sessions.size > 0) this.owesReregister = true;
     // Not awaited: waiting for a sweep under way must not hold up the next renewals.
     if (this.owesReregister && !this.reregistering) {
       this.reregistering = this.reregister()
@@ -131,57 +126,22 @@ export class Presence {
   private async reregister(): Promise<void> {
     this.owesReregister = false;
     // Sorted, so concurrent writers lock rows in one order.
-    const live = byKey(this.sessions);
-    const back = await inTransaction(this.o.pool, async (c) => {
-      const cols = [live.map((x) => x.tenant), live.map((x) => x.agentId), live.map((x) => x.deviceId), live.map((x) => x.sessionId)];
-      const { rows: before } = await c.query<{ tenant: string; agent_id: string; device_id: string; swept: boolean }>(
-        `SELECT d.tenant, d.agent_id, d.device_id, d.swept_at IS NOT NULL AS swept FROM device_sessions d
-           JOIN unnest($1::text[], $2::text[], $3::text[]) AS v(t, a, dv) ON d.tenant = v.t AND d.agent_id = v.a AND d.device_id = v.dv
-          ORDER BY d.tenant, d.agent_id, d.device_id FOR UPDATE OF d`,
-        cols.slice(0, 3),
-      );
-      const existed = new Map(before.map((r) => [idKey(r.tenant, r.agent_id, r.device_id), r.swept]));
-      // Own sessions only: a row some reconnect took over stays with it.
-      const { rows } = await c.query<{ tenant: string; agent_id: string; device_id: string; session_id: string }>(
-        `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id, via)
-         SELECT t, a, d, s, $5, 'ws' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(t, a, d, s)
-         ON CONFLICT (tenant, agent_id, device_id) DO UPDATE SET gateway_id = EXCLUDED.gateway_id, swept_at = NULL
-           WHERE device_sessions.session_id = EXCLUDED.session_id AND device_sessions.swept_at IS NOT NULL
-         RETURNING tenant, agent_id, device_id, session_id`,
-        [...cols, this.o.gatewayId],
-      );
-      return rows.map((r) => ({ ...r, swept: existed.get(idKey(r.tenant, r.agent_id, r.device_id)) === true }));
-    });
+    const back = await restoreSessions(this.o.pool, this.o.gatewayId, byKey(this.sessions));
     for (const r of back) {
-      if (this.sessions.get(idKey(r.tenant, r.agent_id, r.device_id))?.sessionId === r.session_id) {
+      if (this.sessions.get(idKey(r.tenant, r.agentId, r.deviceId))?.sessionId === r.sessionId) {
         this.stats.reregistered++;
-        this.o.reconnected(r.tenant, r.agent_id, r.device_id);
-        if (r.swept) this.reassertLater(r.tenant, r.agent_id, r.device_id, r.session_id);
+        this.o.reconnected(r.tenant, r.agentId, r.deviceId);
+        if (r.swept) this.reassertLater(r.tenant, r.agentId, r.deviceId, r.sessionId);
       } else {
         // The socket closed while we were putting it back; its close found no row to delete.
-        await this.o.pool.query(
-          'DELETE FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = $3 AND session_id = $4',
-          [r.tenant, r.agent_id, r.device_id, r.session_id],
-        );
+        await endSession(this.o.pool, r);
       }
     }
   }
 
   /** A device of an agent is here now; a reconnect elsewhere took the row over from its old gateway. */
   async connect(tenant: string, agentId: string, deviceId: string, sessionId: string): Promise<void> {
-    const swept = await inTransaction(this.o.pool, async (c) => {
-      const { rows } = await c.query<{ swept: boolean }>(
-        'SELECT swept_at IS NOT NULL AS swept FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = $3 FOR UPDATE',
-        [tenant, agentId, deviceId],
-      );
-      await c.query(
-        `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant, agent_id, device_id) DO UPDATE SET session_id = EXCLUDED.session_id,
-           gateway_id = EXCLUDED.gateway_id, connected_at = now(), last_seen_at = now(), via = 'ws', swept_at = NULL`,
-        [tenant, agentId, deviceId, sessionId, this.o.gatewayId],
-      );
-      return rows[0]?.swept === true;
-    });
+    const swept = await connectSession(this.o.pool, this.o.gatewayId, { tenant, agentId, deviceId, sessionId });
     this.sessions.set(idKey(tenant, agentId, deviceId), { tenant, agentId, deviceId, sessionId });
     // A sweeper's "disconnected" for the row we took over may land after our "connected".
     if (swept) this.reassertLater(tenant, agentId, deviceId, sessionId);
@@ -195,7 +155,8 @@ export class Presence {
   private reassertLater(tenant: string, agentId: string, deviceId: string, sessionId: string): void {
     const t = setTimeout(() => {
       this.reasserts.delete(t);
-      if (this.sessions.get(idKey(tenant, agentId, deviceId))?.sessionId === sessionId) this.o.reconnected(tenant, agentId, deviceId);
+      if (this.sessions.get(idKey(tenant, agentId, deviceId))?.sessionId === sessionId)
+        this.o.reconnected(tenant, agentId, deviceId);
     }, this.claimMs + 1000);
     t.unref();
     this.reasserts.add(t);
@@ -206,12 +167,7 @@ export class Presence {
    * caller signals a connect. A websocket session's row is left alone: its close disconnects.
    */
   async httpDevice(tenant: string, agentId: string, deviceId: string): Promise<boolean> {
-    const r = await this.o.pool.query(
-      `INSERT INTO device_sessions (tenant, agent_id, device_id, session_id, gateway_id, via) VALUES ($1, $2, $3, $4, $5, 'http')
-       ON CONFLICT (tenant, agent_id, device_id) DO NOTHING`,
-      [tenant, agentId, deviceId, `http:${deviceId}`, this.o.gatewayId],
-    );
-    return (r.rowCount ?? 0) > 0;
+    return addHttpDevice(this.o.pool, this.o.gatewayId, { tenant, agentId, deviceId });
   }
 
   /** The device was heard from; written with all others at the next flush, not one write per frame. */
@@ -231,12 +187,7 @@ export class Presence {
     // Sorted, so two gateways touching the same rows take their locks in the same order.
     const ds = byKey(batch);
     try {
-      await this.o.pool.query(
-        `UPDATE device_sessions d SET last_seen_at = now()
-           FROM unnest($1::text[], $2::text[], $3::text[]) AS v(tenant, agent_id, device_id)
-          WHERE d.tenant = v.tenant AND d.agent_id = v.agent_id AND d.device_id = v.device_id`,
-        [ds.map((d) => d.tenant), ds.map((d) => d.agentId), ds.map((d) => d.deviceId)],
-      );
+      await touchDevices(this.o.pool, ds);
     } catch (err) {
       for (const [k, d] of batch) if (!this.heard.has(k)) this.heard.set(k, d);
       throw err;
@@ -247,11 +198,7 @@ export class Presence {
   async disconnect(tenant: string, agentId: string, deviceId: string, sessionId: string): Promise<boolean> {
     const k = idKey(tenant, agentId, deviceId);
     if (this.sessions.get(k)?.sessionId === sessionId) this.sessions.delete(k);
-    const r = await this.o.pool.query(
-      `DELETE FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = $3 AND session_id = $4`,
-      [tenant, agentId, deviceId, sessionId],
-    );
-    return (r.rowCount ?? 0) > 0;
+    return endSession(this.o.pool, { tenant, agentId, deviceId, sessionId });
   }
 
   /** One pass; also callable from tests. Instances may sweep at once: claims keep them off each other's rows. */
@@ -265,14 +212,8 @@ export class Presence {
   private async sweepOnce(): Promise<void> {
     // Never this gateway itself: if its own lease lapsed, it is alive and its sockets are open
     // (its next renewal notices and puts its rows back).
-    const { rows: dead } = await this.o.pool.query<{ gateway_id: string }>(
-      `SELECT gateway_id FROM gateway_leases WHERE expires_at < now() AND gateway_id <> $2
-       UNION SELECT DISTINCT gateway_id FROM intake_pending p
-        WHERE created_at < now() - make_interval(secs => $1) AND gateway_id <> $2
-          AND NOT EXISTS (SELECT 1 FROM gateway_leases l WHERE l.gateway_id = p.gateway_id)`,
-      [this.o.leaseSec, this.o.gatewayId],
-    );
-    for (const { gateway_id } of dead) await this.takeOver(gateway_id);
+    for (const gatewayId of await deadGateways(this.o.pool, this.o.gatewayId, this.o.leaseSec))
+      await this.takeOver(gatewayId);
     await this.expireHttpDevices();
   }
 
@@ -282,15 +223,11 @@ export class Presence {
    * send the same disconnect twice; a failed signal leaves the row for the next pass.
    */
   private async expireHttpDevices(): Promise<void> {
-    // A scan of device_sessions: last_seen_at stays out of every index so its updates stay HOT.
-    const { rows } = await this.o.pool.query<{ tenant: string; agent_id: string; device_id: string }>(
-      `SELECT tenant, agent_id, device_id FROM device_sessions
-        WHERE via = 'http' AND last_seen_at < now() - make_interval(secs => $1) LIMIT $2`,
-      [this.o.httpDeviceTimeoutSec, HTTP_EXPIRY_BATCH],
-    );
+    const stale = await staleHttpDevices(this.o.pool, this.o.httpDeviceTimeoutSec, HTTP_EXPIRY_BATCH);
     const batches = new Map<string, Batch>();
     const now = Date.now();
-    for (const r of rows) batchOf(batches, r.tenant, r.agent_id).devices.push({ deviceId: r.device_id, connected: false, at: now });
+    for (const d of stale)
+      batchOf(batches, d.tenant, d.agentId).devices.push({ deviceId: d.deviceId, connected: false, at: now });
     for (const b of batches.values()) {
       try {
         await this.o.send(b);
@@ -298,12 +235,13 @@ export class Presence {
         this.o.onError?.(e);
         continue;
       }
-      const r = await this.o.pool.query(
-        `DELETE FROM device_sessions WHERE tenant = $1 AND agent_id = $2 AND device_id = ANY($3::text[])
-            AND via = 'http' AND last_seen_at < now() - make_interval(secs => $4)`,
-        [b.tenant, b.agentId, b.devices.map((d) => d.deviceId), this.o.httpDeviceTimeoutSec],
+      this.stats.expiredHttpDevices += await removeStaleHttpDevices(
+        this.o.pool,
+        b.tenant,
+        b.agentId,
+        b.devices.map((d) => d.deviceId),
+        this.o.httpDeviceTimeoutSec,
       );
-      this.stats.expiredHttpDevices += r.rowCount ?? 0;
     }
   }
 
@@ -317,7 +255,7 @@ export class Presence {
    */
   private async takeOver(gatewayId: string): Promise<void> {
     const claimedAt = Date.now();
-    const { devices, pending } = await this.claim(gatewayId);
+    const { devices, pending } = await claimDeadGateway(this.o.pool, gatewayId, this.claimMs / 1000);
     const batches = new Map<string, Batch>();
     const sessions = new Map<string, string>();
     for (const p of pending) {
@@ -335,57 +273,34 @@ export class Presence {
     for (const b of batches.values()) {
       try {
         for (const part of splitBatch(b)) {
-          if (Date.now() > startBy) throw new Error(`sweep of ${gatewayId}: claim nearly lapsed; the rest waits for the next pass`);
+          if (Date.now() > startBy)
+            throw new Error(`sweep of ${gatewayId}: claim nearly lapsed; the rest waits for the next pass`);
           await this.o.send(part);
         }
       } catch (e) {
         this.o.onError?.(e);
         continue;
       }
-      await this.release(gatewayId, b, b.devices.map((d) => sessions.get(idKey(b.tenant, b.agentId, d.deviceId))!));
+      await this.release(
+        gatewayId,
+        b,
+        b.devices.map((d) => sessions.get(idKey(b.tenant, b.agentId, d.deviceId))!),
+      );
     }
-    const { rowCount } = await this.o.pool.query(
-      `DELETE FROM gateway_leases l WHERE gateway_id = $1 AND expires_at < now()
-          AND NOT EXISTS (SELECT 1 FROM device_sessions d WHERE d.gateway_id = l.gateway_id AND d.via = 'ws')
-          AND NOT EXISTS (SELECT 1 FROM intake_pending p WHERE p.gateway_id = l.gateway_id)`,
-      [gatewayId],
-    );
-    if ((rowCount ?? 0) > 0) this.stats.sweptGateways++;
-  }
-
-  /** Marks the dead gateway's unclaimed rows (or those whose claim lapsed) as this pass's, in one short transaction. */
-  private async claim(gatewayId: string) {
-    return inTransaction(this.o.pool, async (c) => {
-      const claimSec = this.claimMs / 1000;
-      // HTTP devices belong to no gateway (a load balancer spreads their posts): they expire by last_seen_at.
-      const { rows: devices } = await c.query<{ tenant: string; agent_id: string; device_id: string; session_id: string }>(
-        `UPDATE device_sessions SET swept_at = now()
-          WHERE gateway_id = $1 AND via = 'ws' AND (swept_at IS NULL OR swept_at < now() - make_interval(secs => $2))
-          RETURNING tenant, agent_id, device_id, session_id`,
-        [gatewayId, claimSec],
-      );
-      const { rows: pending } = await c.query<{ id: number; tenant: string; agent_id: string; events: AgentEvent[] }>(
-        `UPDATE intake_pending SET claimed_until = now() + make_interval(secs => $2)
-          WHERE gateway_id = $1 AND (claimed_until IS NULL OR claimed_until < now())
-          RETURNING id, tenant, agent_id, events`,
-        [gatewayId, claimSec],
-      );
-      return { devices, pending: pending.sort((a, b) => a.id - b.id) };
-    });
+    if (await dropEmptyLease(this.o.pool, gatewayId)) this.stats.sweptGateways++;
   }
 
   /** After every part of an agent's batch was signalled: forget its intake rows and the device rows still the dead gateway's. */
   private async release(gatewayId: string, b: Batch, sessionIds: string[]): Promise<void> {
-    await inTransaction(this.o.pool, async (c) => {
-      await c.query('DELETE FROM intake_pending WHERE id = ANY($1::bigint[])', [b.pendingIds]);
-      const { rowCount } = await c.query(
-        `DELETE FROM device_sessions d USING unnest($3::text[], $4::text[]) AS v(device_id, session_id)
-          WHERE d.tenant = $1 AND d.agent_id = $2 AND d.device_id = v.device_id AND d.session_id = v.session_id
-            AND d.gateway_id = $5 AND d.swept_at IS NOT NULL`,
-        [b.tenant, b.agentId, b.devices.map((d) => d.deviceId), sessionIds, gatewayId],
-      );
-      this.stats.sweptDevices += rowCount ?? 0;
-    });
+    const sessions = b.devices.map((d, i) => ({ deviceId: d.deviceId, sessionId: sessionIds[i]! }));
+    this.stats.sweptDevices += await releaseClaimed(
+      this.o.pool,
+      gatewayId,
+      b.tenant,
+      b.agentId,
+      b.pendingIds,
+      sessions,
+    );
     this.stats.sweptEvents += b.events.length;
   }
 }

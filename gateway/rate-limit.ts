@@ -184,7 +184,12 @@ export class FairLimiter {
     const k = idKey(tenant, agentId);
     let s = this.agents.get(k, now);
     if (!s) {
-      s = { tenant, bucket: new TokenBucket(this.o.agentEventsPerSec, this.o.agentEventsPerSec * 2, now), rate: 0, at: now };
+      s = {
+        tenant,
+        bucket: new TokenBucket(this.o.agentEventsPerSec, this.o.agentEventsPerSec * 2, now),
+        rate: 0,
+        at: now,
+      };
       this.agents.set(k, s, now);
     }
     const before = decayed(s, now, this.windowMs);
@@ -214,7 +219,6 @@ export class FairLimiter {
 function decayed(s: AgentStat, now: number, windowMs: number): number {
   return s.rate * Math.exp(-Math.max(0, now - s.at) / windowMs);
 }
-
 
 /** Open connections per agent on this gateway; an agent with none has no entry. */
 export class ConnectionCounter {

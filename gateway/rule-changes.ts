@@ -1,4 +1,4 @@
-// A rule edit reaches the running windows (DESIGN.md "HCM's facts are the clock"): a workflow
+// A rule edit reaches the running windows (docs/DESIGN.md "HCM's facts are the clock"): a workflow
 // learns its rule from HCM at every wake-up, so a lengthened window never fires early; an edit that
 // can bring a deadline forward is signalled to every agent the old or new scope covers, so an
 // agent already past the new deadline is decided at once instead of at its old one.
@@ -19,13 +19,25 @@ export function mayBringDeadlinesForward(before: RuleRow | undefined, after: Rul
   const shorter = (a: number, b: number) => b < a;
   const w0 = before.windows;
   const w1 = after.windows;
-  return shorter(w0.idleAfterNoTaskSec, w1.idleAfterNoTaskSec) || shorter(w0.remindAfterNoActionSec, w1.remindAfterNoActionSec)
-    || shorter(w0.abnormalAfterNoActionSec, w1.abnormalAfterNoActionSec) || shorter(w0.offlineAfterAbnormalSec, w1.offlineAfterAbnormalSec)
-    || shorter(before.reminderLockSec, after.reminderLockSec) || shorter(before.reconnectGraceSec, after.reconnectGraceSec);
+  return (
+    shorter(w0.idleAfterNoTaskSec, w1.idleAfterNoTaskSec) ||
+    shorter(w0.remindAfterNoActionSec, w1.remindAfterNoActionSec) ||
+    shorter(w0.abnormalAfterNoActionSec, w1.abnormalAfterNoActionSec) ||
+    shorter(w0.offlineAfterAbnormalSec, w1.offlineAfterAbnormalSec) ||
+    shorter(before.reminderLockSec, after.reminderLockSec) ||
+    shorter(before.reconnectGraceSec, after.reconnectGraceSec)
+  );
 }
 
 /** Signals `refresh` to the affected agents' workflows; answers how many it reached. */
-export async function notifyRuleChange(pool: Pool, temporal: Client, tenant: string, before: RuleRow | undefined, after: RuleRow, timeoutMs = 10_000): Promise<number> {
+export async function notifyRuleChange(
+  pool: Pool,
+  temporal: Client,
+  tenant: string,
+  before: RuleRow | undefined,
+  after: RuleRow,
+  timeoutMs = 10_000,
+): Promise<number> {
   if (!mayBringDeadlinesForward(before, after)) return 0;
   const agents = await agentsInScopes(pool, tenant, before ? [before.scope, after.scope] : [after.scope]);
   let reached = 0;
@@ -34,7 +46,9 @@ export async function notifyRuleChange(pool: Pool, temporal: Client, tenant: str
     while (next < agents.length) {
       const agentId = agents[next++]!;
       try {
-        await withDeadline(temporal, timeoutMs, () => temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).signal(eventsSignal, { refresh: true }));
+        await withDeadline(temporal, timeoutMs, () =>
+          temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).signal(eventsSignal, { refresh: true }),
+        );
         reached++;
       } catch (err) {
         // An agent without a workflow has no running window: it starts on the new rule.

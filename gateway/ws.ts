@@ -1,4 +1,4 @@
-// The websocket `GET /v1/ws` of PROTOCOL.md: hello within 5 s, origin allowlist, 64 KiB frames,
+// The websocket `GET /v1/ws` of docs/PROTOCOL.md: hello within 5 s, origin allowlist, 64 KiB frames,
 // every frame validated, per-connection and per-tenant rate limits, one receipt per events frame
 // (sent only once its events are durable), documented close codes with an error frame first,
 // and pings that end connections whose peer stopped answering. Per-agent limits (events, open
@@ -10,7 +10,9 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { verifyToken, type Principal } from '../platform/auth.ts';
 import { CloseCode } from '../sdk/protocol.ts';
-import { STATUS_CODE, type Status } from '../workflows/model.ts';
+import type { Pool } from '../db/pool.ts';
+import { currentStatus } from '../db/status.ts';
+import { STATUS_CODE } from '../workflows/model.ts';
 import type { GatewayCore, PushTarget } from './core.ts';
 import { parseFrame } from './frames.ts';
 import { TokenBucket } from './rate-limit.ts';
@@ -24,7 +26,7 @@ export interface WsOptions {
   core: GatewayCore;
   jwtSecret: string;
   allowedOrigins: string[];
-  pool: import('../db/pool.ts').Pool;
+  pool: Pool;
 }
 
 /** Browsers send Origin; the allowlist applies to them. Without a list only localhost pages may connect. */
@@ -36,6 +38,20 @@ export function originAllowed(origin: string | undefined, allowed: string[]): bo
   } catch {
     return false;
   }
+}
+
+/** `GET /v1/ws` without an upgrade: a 426 saying how to connect (the upgrade never reaches a route). */
+export async function websocketRoute(app: FastifyInstance): Promise<void> {
+  app.get(
+    '/v1/ws',
+    {
+      schema: {
+        summary: 'The workbench websocket (docs/PROTOCOL.md "Websocket GET /v1/ws"); a plain GET is answered 426',
+        response: { 426: { $ref: 'Error#' } },
+      },
+    },
+    async (_req, reply) => reply.code(426).send({ code: 'UPGRADE_REQUIRED', message: 'connect with a websocket' }),
+  );
 }
 
 export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(): void } {
@@ -69,9 +85,6 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
   });
 
-  // Plain GET without an upgrade.
-  app.get('/v1/ws', async (_req, reply) => reply.code(426).send({ code: 'UPGRADE_REQUIRED', message: 'connect with a websocket' }));
-
   function onConnection(ws: WebSocket, req: IncomingMessage): void {
     const sessionId = randomUUID();
     let principal: Principal | undefined;
@@ -79,7 +92,10 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
     let welcomed = false;
     let closed = false;
     const modules = new Set<string>();
-    const frames = new TokenBucket(Math.max(5, core.tuning.connEventsPerSec / 5), Math.max(10, core.tuning.connEventsPerSec / 2));
+    const frames = new TokenBucket(
+      Math.max(5, core.tuning.connEventsPerSec / 5),
+      Math.max(10, core.tuning.connEventsPerSec / 2),
+    );
     const events = new TokenBucket(core.tuning.connEventsPerSec, core.tuning.connEventsPerSec * 2);
     const target: PushTarget = { send: (f) => send(f) };
     let chain: Promise<void> = Promise.resolve();
@@ -103,11 +119,18 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
     const expireAt = (expSec: number) => {
       // setTimeout holds at most 2^31-1 ms: a longer wait is re-armed.
       const ms = expSec * 1000 - Date.now();
-      expiryTimer = ms > 2 ** 31 - 1
-        ? setTimeout(() => expireAt(expSec), 2 ** 31 - 1)
-        : setTimeout(() => reject(CloseCode.UNAUTHORIZED, 'TOKEN_EXPIRED', 'the token expired; reconnect with a fresh token'), Math.max(0, ms));
+      expiryTimer =
+        ms > 2 ** 31 - 1
+          ? setTimeout(() => expireAt(expSec), 2 ** 31 - 1)
+          : setTimeout(
+              () => reject(CloseCode.UNAUTHORIZED, 'TOKEN_EXPIRED', 'the token expired; reconnect with a fresh token'),
+              Math.max(0, ms),
+            );
     };
-    const helloTimer = setTimeout(() => reject(CloseCode.HELLO_TIMEOUT, 'HELLO_TIMEOUT', `no hello within ${HELLO_TIMEOUT_MS / 1000} s`), HELLO_TIMEOUT_MS);
+    const helloTimer = setTimeout(
+      () => reject(CloseCode.HELLO_TIMEOUT, 'HELLO_TIMEOUT', `no hello within ${HELLO_TIMEOUT_MS / 1000} s`),
+      HELLO_TIMEOUT_MS,
+    );
 
     if (!originAllowed(req.headers.origin, o.allowedOrigins)) {
       reject(CloseCode.FORBIDDEN, 'FORBIDDEN', `origin ${req.headers.origin} is not allowed`);
@@ -125,24 +148,31 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       if (!frames.take()) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'too many frames on this connection');
       // A fast sender must not queue frames (and their memory) without bound while one awaits Postgres.
       if (inflight >= core.tuning.wsMaxInflightFrames) {
-        return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', `more than ${core.tuning.wsMaxInflightFrames} frames in flight on this connection; wait for receipts`);
+        return reject(
+          CloseCode.RATE_LIMITED,
+          'RATE_LIMITED',
+          `more than ${core.tuning.wsMaxInflightFrames} frames in flight on this connection; wait for receipts`,
+        );
       }
       inflight++;
       const arrived = process.hrtime.bigint();
       const text = data.toString();
-      chain = chain.then(() => onFrame(text, arrived)).catch((err) => {
-        core.log.error({ err }, 'frame handling failed');
-        reject(1011, 'UNAVAILABLE', 'the gateway could not handle the frame; reconnect and resend');
-      }).finally(() => {
-        inflight--;
-      });
+      chain = chain
+        .then(() => onFrame(text, arrived))
+        .catch((err) => {
+          core.log.error({ err }, 'frame handling failed');
+          reject(CloseCode.UNAVAILABLE, 'UNAVAILABLE', 'the gateway could not handle the frame; reconnect and resend');
+        })
+        .finally(() => {
+          inflight--;
+        });
     });
 
     ws.on('close', (code) => {
       closed = true;
       clearTimeout(helloTimer);
       clearTimeout(expiryTimer);
-      if (code === 1009) m.rejects.inc({ code: 'TOO_BIG' });
+      if (code === CloseCode.TOO_BIG) m.rejects.inc({ code: 'TOO_BIG' });
       silent.delete(ws);
       if (slot && principal) core.connections.release(principal.tenant, principal.sub);
       slot = false;
@@ -151,9 +181,12 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       core.removeTarget(principal.tenant, principal.sub, target);
       if (closing) return; // a draining gateway keeps its devices until the grace ends
       const p = principal;
-      chain = chain.then(async () => {
-        if (await core.presence.disconnect(p.tenant, p.sub, deviceId, sessionId)) core.device(p.tenant, p.sub, deviceId, false);
-      }).catch((err) => core.log.warn({ err }, 'disconnect bookkeeping failed'));
+      chain = chain
+        .then(async () => {
+          if (await core.presence.disconnect(p.tenant, p.sub, deviceId, sessionId))
+            core.device(p.tenant, p.sub, deviceId, false);
+        })
+        .catch((err) => core.log.warn({ err }, 'disconnect bookkeeping failed'));
     });
     ws.on('error', (err) => core.log.debug({ err }, 'websocket error'));
 
@@ -170,11 +203,15 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         } catch (err) {
           return reject(CloseCode.UNAUTHORIZED, 'UNAUTHORIZED', `bad or expired token: ${(err as Error).message}`);
         }
-        if (principal.role !== 'agent') return reject(CloseCode.FORBIDDEN, 'FORBIDDEN', 'only agent tokens open a workbench connection');
+        if (principal.role !== 'agent')
+          return reject(CloseCode.FORBIDDEN, 'FORBIDDEN', 'only agent tokens open a workbench connection');
         if (closed) return;
         if (!core.connections.acquire(principal.tenant, principal.sub)) {
-          return reject(CloseCode.RATE_LIMITED, 'TOO_MANY_CONNECTIONS',
-            `the agent already has ${core.tuning.agentMaxConnections} open connections to this gateway; close one first`);
+          return reject(
+            CloseCode.RATE_LIMITED,
+            'TOO_MANY_CONNECTIONS',
+            `the agent already has ${core.tuning.agentMaxConnections} open connections to this gateway; close one first`,
+          );
         }
         slot = true;
         expireAt(principal.exp!);
@@ -185,22 +222,31 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         core.device(principal.tenant, principal.sub, deviceId, true);
         if (closed) {
           // The socket went away during hello: undo, as its close handler saw no session yet.
-          if (await core.presence.disconnect(principal.tenant, principal.sub, deviceId, sessionId)) core.device(principal.tenant, principal.sub, deviceId, false);
+          if (await core.presence.disconnect(principal.tenant, principal.sub, deviceId, sessionId))
+            core.device(principal.tenant, principal.sub, deviceId, false);
           return;
         }
         welcomed = true;
         silent.set(ws, 0);
         m.connections.inc();
         core.addTarget(principal.tenant, principal.sub, target);
-        const { rows } = await o.pool.query<{ status: Status; since: Date; cause: string }>(
-          'SELECT status, since, cause FROM status_table WHERE tenant = $1 AND agent_id = $2',
-          [principal.tenant, principal.sub],
-        );
-        const s = rows[0];
+        const s = await currentStatus(o.pool, principal.tenant, principal.sub);
         send({
-          type: 'welcome', sessionId, agentId: principal.sub, tenant: principal.tenant,
+          type: 'welcome',
+          sessionId,
+          agentId: principal.sub,
+          tenant: principal.tenant,
           heartbeatIntervalMs: core.tuning.heartbeatMs,
-          ...(s ? { status: { status: s.status, statusCode: STATUS_CODE[s.status], cause: s.cause, since: s.since.toISOString() } } : {}),
+          ...(s
+            ? {
+                status: {
+                  status: s.status,
+                  statusCode: STATUS_CODE[s.status],
+                  cause: s.cause,
+                  since: s.since.toISOString(),
+                },
+              }
+            : {}),
         });
         return;
       }
@@ -209,7 +255,8 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         case 'hello':
           return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'hello was already sent');
         case 'events': {
-          if (!events.take(f.events.length)) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'too many events on this connection');
+          if (!events.take(f.events.length))
+            return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'too many events on this connection');
           const refused = core.eventsRefused(p.tenant, p.sub, f.events.length);
           if (refused) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', refused.message);
           const receipt = await core.ingest(p.tenant, p.sub, deviceId, f.events, 'ws');
@@ -221,7 +268,11 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
           return;
         case 'register':
           if (modules.size >= MAX_MODULES && !modules.has(`${f.module}/${f.entity}`)) {
-            return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', `more than ${MAX_MODULES} modules registered on this connection`);
+            return reject(
+              CloseCode.BAD_FRAME,
+              'BAD_FRAME',
+              `more than ${MAX_MODULES} modules registered on this connection`,
+            );
           }
           modules.add(`${f.module}/${f.entity}`);
           return;
@@ -237,7 +288,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
     closeAll() {
       closing = true;
       clearInterval(pinger);
-      for (const ws of wss.clients) ws.close(1012, 'gateway restarting');
+      for (const ws of wss.clients) ws.close(CloseCode.RESTARTING, 'gateway restarting');
       wss.close();
     },
   };

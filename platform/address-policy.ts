@@ -23,7 +23,8 @@ for (const [net, bits] of [
   ['203.0.113.0', 24], // documentation
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, broadcast
-] as const) blocked.addSubnet(net, bits, 'ipv4');
+] as const)
+  blocked.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [
   ['::', 128], // unspecified
   ['::1', 128], // loopback
@@ -33,10 +34,17 @@ for (const [net, bits] of [
   ['fe80::', 10], // link-local
   ['fec0::', 10], // site-local (deprecated)
   ['ff00::', 8], // multicast
-] as const) blocked.addSubnet(net, bits, 'ipv6');
+] as const)
+  blocked.addSubnet(net, bits, 'ipv6');
 
 /** Names that are metadata services whatever they resolve to. */
-const BLOCKED_NAMES = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal']);
+const BLOCKED_NAMES = new Set([
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
 
 /** The IPv4 address embedded in an IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible or NAT64 (64:ff9b::/96) IPv6 address. */
 function embeddedIpv4(ip: string): string | undefined {
@@ -63,7 +71,8 @@ export function isBlockedAddress(ip: string): boolean {
 }
 
 /** What a refused target is told (no addresses: they are internal detail). */
-export const REFUSED_TARGET = 'target refused: it is or resolves to a loopback, private, link-local or otherwise internal address';
+export const REFUSED_TARGET =
+  'target refused: it is or resolves to a loopback, private, link-local or otherwise internal address';
 
 export class RefusedTargetError extends Error {
   override name = 'RefusedTargetError';
@@ -74,18 +83,25 @@ export class RefusedTargetError extends Error {
 
 /** The URL's host without IPv6 brackets, lower-cased, without a trailing dot. */
 export function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  return url.hostname
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.$/, '');
 }
 
 export type Resolve = (host: string) => Promise<string[]>;
-const systemResolve: Resolve = async (host) => (await dns.promises.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+const systemResolve: Resolve = async (host) =>
+  (await dns.promises.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /**
  * Why a webhook URL's target is refused (undefined = fine). A literal address is checked as is; a
  * name by every address it resolves to now. A name that does not resolve now is accepted: delivery
  * checks again on each connection.
  */
-export async function refusedTarget(url: URL, o: { allowPrivate: boolean; resolve?: Resolve }): Promise<string | undefined> {
+export async function refusedTarget(
+  url: URL,
+  o: { allowPrivate: boolean; resolve?: Resolve },
+): Promise<string | undefined> {
   if (o.allowPrivate) return undefined;
   const host = hostOf(url);
   if (BLOCKED_NAMES.has(host)) return REFUSED_TARGET;
@@ -107,10 +123,15 @@ export async function refusedTarget(url: URL, o: { allowPrivate: boolean; resolv
 export function guardedLookup(o: { allowPrivate: boolean }): LookupFunction {
   return (hostname, options, callback) => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
-      const cb = callback as (e: NodeJS.ErrnoException | null, a: string | dns.LookupAddress[], f?: number) => void;
+      const cb = callback;
       if (err) return cb(err, []);
-      const list = addresses as dns.LookupAddress[];
-      if (!o.allowPrivate && (BLOCKED_NAMES.has(hostname.toLowerCase()) || list.length === 0 || list.some((a) => isBlockedAddress(a.address)))) {
+      const list = addresses;
+      if (
+        !o.allowPrivate &&
+        (BLOCKED_NAMES.has(hostname.toLowerCase()) ||
+          list.length === 0 ||
+          list.some((a) => isBlockedAddress(a.address)))
+      ) {
         return cb(new RefusedTargetError(), []);
       }
       if (options.all) return cb(null, list);

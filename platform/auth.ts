@@ -39,7 +39,9 @@ export interface VerifyOptions {
  */
 export async function verifyToken(secret: string, token: string, o: VerifyOptions = {}): Promise<Principal> {
   const { payload } = await jwtVerify(token, key(secret), {
-    algorithms: ['HS256'], requiredClaims: ['exp'], ...(o.now !== undefined ? { currentDate: new Date(o.now * 1000) } : {}),
+    algorithms: ['HS256'],
+    requiredClaims: ['exp'],
+    ...(o.now !== undefined ? { currentDate: new Date(o.now * 1000) } : {}),
   });
   const role = payload.role as Role;
   if (typeof payload.sub !== 'string' || typeof payload.tenant !== 'string' || !ROLES.includes(role)) {

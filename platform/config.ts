@@ -1,16 +1,31 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import type { RetentionPolicy } from '../db/retention.ts';
 
-// The one place that reads the environment (PROTOCOL.md "Start-up and configuration").
+/** An optional setting where an empty value counts as unset (`VAR=` in a compose file or a shell). */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
+
+// The one place that reads the environment (docs/PROTOCOL.md "Start-up and configuration"); every
+// variable here has a row in the README's configuration table (test/unit/config.test.ts checks).
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DATABASE_URL: z.string().url().optional(),
   TEMPORAL_ADDRESS: z.string().min(3).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TLS: unsetIfEmpty(z.enum(['on', 'off']).optional()),
+  TEMPORAL_TLS_CA: unsetIfEmpty(z.string().optional()),
+  TEMPORAL_TLS_CERT: unsetIfEmpty(z.string().optional()),
+  TEMPORAL_TLS_KEY: unsetIfEmpty(z.string().optional()),
+  TEMPORAL_TLS_SERVER_NAME: unsetIfEmpty(z.string().optional()),
+  TEMPORAL_API_KEY: unsetIfEmpty(z.string().optional()),
+  TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  // The operator console links to it: http(s) only, so a configured value cannot become a script link.
+  VIGIL_TEMPORAL_UI_URL: z
+    .url({ protocol: /^https?$/, error: 'VIGIL_TEMPORAL_UI_URL must be an http(s) URL' })
+    .optional(),
   TEMPORAL_CLI: z.string().min(1).optional(),
+  TEMPORAL_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   VIGIL_JWT_SECRET: z.string().min(16, 'VIGIL_JWT_SECRET must be at least 16 characters').optional(),
   VIGIL_DATA_DIR: z.string().min(1).default('.data'),
   VIGIL_CACHE_DIR: z.string().min(1).optional(),
@@ -30,7 +45,11 @@ const Env = z.object({
   VIGIL_AGENT_EVENTS_PER_SEC: z.coerce.number().min(1).default(100),
   VIGIL_AGENT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(5),
   VIGIL_WS_MAX_INFLIGHT_FRAMES: z.coerce.number().int().min(1).max(10_000).default(32),
-  VIGIL_AGENT_TOKEN_MAX_SEC: z.coerce.number().int().min(60).default(24 * 3600),
+  VIGIL_AGENT_TOKEN_MAX_SEC: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(24 * 3600),
   VIGIL_TEMPORAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   VIGIL_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0'),
   VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -44,24 +63,46 @@ const Env = z.object({
   VIGIL_RETENTION_DEAD_LETTER_DAYS: z.coerce.number().positive().default(30),
   VIGIL_RETENTION_STATUS_LOG_DAYS: z.coerce.number().positive().default(90),
   VIGIL_RETENTION_FEED_DAYS: z.coerce.number().positive().default(7),
-  VIGIL_RETENTION_PUSH_MIN: z.coerce.number().min(10, 'VIGIL_RETENTION_PUSH_MIN: PROTOCOL.md promises pushes for at least 10 minutes').default(15),
+  VIGIL_RETENTION_PUSH_MIN: z.coerce
+    .number()
+    .min(10, 'VIGIL_RETENTION_PUSH_MIN: docs/PROTOCOL.md promises pushes for at least 10 minutes')
+    .default(15),
   VIGIL_RETENTION_DEDUPE_HOURS: z.coerce.number().positive().default(24),
   VIGIL_RETENTION_CLOSED_TASK_DAYS: z.coerce.number().positive().default(30),
   VIGIL_RETENTION_BATCH: z.coerce.number().int().min(1).max(100_000).default(5_000),
   VIGIL_RETENTION_BUDGET_SEC: z.coerce.number().min(1).max(3_600).default(60),
   VIGIL_FAULT: z.enum(['exit-after-deliver']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Where the machine-wide cache goes without VIGIL_CACHE_DIR (empty counts as unset, as XDG says).
+  XDG_CACHE_HOME: z.string().optional(),
+  HOME: z.string().optional(),
 });
+
+/** The variables loadConfig reads. */
+export const ENV_VARIABLES: readonly string[] = Object.keys(Env.shape);
 
 export interface Config {
   port: number;
   databaseUrl: string | undefined;
   temporalAddress: string | undefined;
   temporalNamespace: string;
+  /** TLS to TEMPORAL_ADDRESS; undefined = plain connections (the dev server). */
+  temporalTls: TemporalTls | undefined;
+  /** Temporal Cloud API key, sent as a bearer token on every call (only ever over TLS). A secret: never logged. */
+  temporalApiKey: string | undefined;
+  /** Port of the dev server `npm start` runs when TEMPORAL_ADDRESS is unset. */
+  temporalPort: number;
   temporalUiPort: number;
+  /** Base URL of the Temporal Web UI as an operator's browser reaches it (no trailing slash). */
+  temporalUiUrl: string;
   temporalCli: string | undefined;
-  jwtSecret: string;
-  jwtSecretGenerated: boolean;
+  /** The Temporal SDK's own log level in the worker process (its Rust core logs through it). */
+  temporalLogLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * HS256 token secret; undefined when VIGIL_JWT_SECRET is unset. The gateway requires it
+   * (requireSettings); `npm start` and `npm run token` fall back to the dev secret in the data dir.
+   */
+  jwtSecret: string | undefined;
   dataDir: string;
   cacheDir: string;
   allowedOrigins: string[];
@@ -78,6 +119,20 @@ export interface Config {
   dispatcher: DispatcherTuning;
   /** Read by the worker's retention activity (README "Limits and retention"). */
   retention: RetentionPolicy;
+}
+
+/**
+ * Where the TLS material for Temporal lives (platform/temporal-connection.ts reads the files when a
+ * process connects). Paths are absolute.
+ */
+export interface TemporalTls {
+  /** PEM CA certificate(s) the server's certificate must chain to; undefined = the system's trusted roots. */
+  caFile: string | undefined;
+  /** PEM client certificate and its private key for mTLS: both or neither. */
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  /** Name checked against the server's certificate (and sent as SNI) instead of the address's host. */
+  serverName: string | undefined;
 }
 
 /** Dispatcher knobs (README "Propagation"); `fault` exists for crash tests only. */
@@ -128,20 +183,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  const home = process.env.HOME ?? '/tmp';
-  const xdgCache = process.env.XDG_CACHE_HOME ?? path.join(home, '.cache');
+  const temporalTls = tlsSettings(e);
+  const xdgCache = e.XDG_CACHE_HOME || path.join(e.HOME || '/tmp', '.cache');
   return {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     temporalAddress: e.TEMPORAL_ADDRESS,
     temporalNamespace: e.TEMPORAL_NAMESPACE,
+    temporalTls,
+    temporalApiKey: e.TEMPORAL_API_KEY,
+    temporalPort: e.TEMPORAL_PORT,
     temporalUiPort: e.TEMPORAL_UI_PORT,
+    temporalUiUrl: (e.VIGIL_TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`).replace(/\/+$/, ''),
     temporalCli: e.TEMPORAL_CLI,
-    jwtSecret: e.VIGIL_JWT_SECRET ?? randomBytes(32).toString('base64url'),
-    jwtSecretGenerated: e.VIGIL_JWT_SECRET === undefined,
+    temporalLogLevel: e.TEMPORAL_LOG_LEVEL,
+    jwtSecret: e.VIGIL_JWT_SECRET,
     dataDir: path.resolve(e.VIGIL_DATA_DIR),
     cacheDir: path.resolve(e.VIGIL_CACHE_DIR ?? path.join(xdgCache, 'vigil')),
-    allowedOrigins: e.VIGIL_ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    allowedOrigins: e.VIGIL_ALLOWED_ORIGINS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     region: e.VIGIL_REGION,
     workerMetricsPort: e.VIGIL_WORKER_METRICS_PORT,
     workerCachedWorkflows: e.VIGIL_WORKER_CACHED_WORKFLOWS,
@@ -185,4 +246,71 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       budgetMs: e.VIGIL_RETENTION_BUDGET_SEC * 1000,
     },
   };
+}
+
+/**
+ * TLS is on when TEMPORAL_TLS says so, or when anything that only makes sense over TLS is given (a
+ * CA, a client certificate, a server name, an API key). Settings that contradict each other stop
+ * start-up instead of one of them being ignored: an API key must never go out in plain text.
+ */
+function tlsSettings(e: z.infer<typeof Env>): TemporalTls | undefined {
+  const needTls = (
+    [
+      ['TEMPORAL_TLS_CA', e.TEMPORAL_TLS_CA],
+      ['TEMPORAL_TLS_CERT', e.TEMPORAL_TLS_CERT],
+      ['TEMPORAL_TLS_KEY', e.TEMPORAL_TLS_KEY],
+      ['TEMPORAL_TLS_SERVER_NAME', e.TEMPORAL_TLS_SERVER_NAME],
+      ['TEMPORAL_API_KEY', e.TEMPORAL_API_KEY],
+    ] as const
+  )
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => k);
+  const problems: string[] = [];
+  if ((e.TEMPORAL_TLS_CERT === undefined) !== (e.TEMPORAL_TLS_KEY === undefined)) {
+    problems.push(
+      `${e.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_CERT'}: a client certificate needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY`,
+    );
+  }
+  if (e.TEMPORAL_TLS === 'off' && needTls.length) {
+    problems.push(`TEMPORAL_TLS: off, but ${needTls.join(', ')} ${needTls.length === 1 ? 'needs' : 'need'} TLS`);
+  }
+  const on = e.TEMPORAL_TLS === 'on' || (e.TEMPORAL_TLS === undefined && needTls.length > 0);
+  if (on && e.TEMPORAL_ADDRESS === undefined) {
+    problems.push(
+      `${e.TEMPORAL_TLS === 'on' ? 'TEMPORAL_TLS' : needTls.join(', ')}: TLS needs TEMPORAL_ADDRESS (the dev server npm start runs takes plain connections)`,
+    );
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  if (!on) return undefined;
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(p));
+  return {
+    caFile: abs(e.TEMPORAL_TLS_CA),
+    certFile: abs(e.TEMPORAL_TLS_CERT),
+    keyFile: abs(e.TEMPORAL_TLS_KEY),
+    serverName: e.TEMPORAL_TLS_SERVER_NAME,
+  };
+}
+
+/** Settings left undefined when unset, which some processes cannot run without. */
+const REQUIRABLE = {
+  databaseUrl: 'DATABASE_URL',
+  temporalAddress: 'TEMPORAL_ADDRESS',
+  jwtSecret: 'VIGIL_JWT_SECRET',
+} as const;
+export type Requirable = keyof typeof REQUIRABLE;
+
+/**
+ * Throws a ConfigError naming the variables of `keys` that are unset; after it, `cfg` has them
+ * (typed as set). `npm start` sets all three for the processes it runs.
+ */
+export function requireSettings<K extends Requirable>(
+  cfg: Config,
+  ...keys: K[]
+): asserts cfg is Config & { [P in K]: string } {
+  const missing = keys.filter((k) => cfg[k] === undefined).map((k) => REQUIRABLE[k]);
+  if (missing.length === 0) return;
+  const names = missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
+  throw new ConfigError(
+    `${names} ${missing.length === 1 ? 'is' : 'are'} required (npm start sets ${missing.length === 1 ? 'it' : 'them'})`,
+  );
 }

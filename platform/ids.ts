@@ -15,11 +15,6 @@ export const isId = (s: unknown): s is string => typeof s === 'string' && ID_RE.
 /** For fastify route schemas (params, body fields). */
 export const ID_SCHEMA = { type: 'string', minLength: 1, maxLength: ID_MAX, pattern: ID_PATTERN } as const;
 
-/** `{type: 'object', required: [name], properties: {[name]: ID_SCHEMA}}` for a route's params. */
-export function idParams<N extends string>(name: N) {
-  return { type: 'object', required: [name], properties: { [name]: ID_SCHEMA } as Record<N, typeof ID_SCHEMA> } as const;
-}
-
 /** For zod (websocket frames). */
 export const Id = z.string().regex(ID_RE, `must be ${ID_RULE}`);
 

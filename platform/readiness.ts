@@ -30,12 +30,16 @@ export async function waitUntilReady(o: WaitOptions): Promise<number> {
   let nextProgress = start + every;
   let last: string | undefined;
   for (;;) {
-    const p = await o.probe().catch((err: Error): Probe => ({ ready: false, detail: `not answering (${err.message})` }));
+    const p = await o
+      .probe()
+      .catch((err: Error): Probe => ({ ready: false, detail: `not answering (${err.message})` }));
     if (p.ready) return now() - start;
     last = p.detail;
     const t = now();
     if (t - start >= o.timeoutMs) {
-      throw new NotReadyError(`not ready after ${Math.round(o.timeoutMs / 1000)} s of waiting${last ? `: ${last}` : ''}`);
+      throw new NotReadyError(
+        `not ready after ${Math.round(o.timeoutMs / 1000)} s of waiting${last ? `: ${last}` : ''}`,
+      );
     }
     if (t >= nextProgress) {
       o.onProgress?.(t - start, last);
@@ -45,10 +49,21 @@ export async function waitUntilReady(o: WaitOptions): Promise<number> {
   }
 }
 
-/** "postgres ok, temporal ok, worker down" → "worker down" (what a /readyz body says is missing). */
+/**
+ * "postgres ok, temporal ok, worker down" → "worker down" (what a /readyz body says is missing);
+ * the search attributes it names come along, with what fixes them (npm start reports this while it
+ * waits): "searchAttributes down (missing AgentStatus, Tenant; npm run temporal:setup registers them)".
+ */
 export function describeChecks(body: unknown): string | undefined {
-  const checks = (body as { checks?: Record<string, string> } | undefined)?.checks;
+  const b = body as { checks?: Record<string, string>; missing?: unknown } | undefined;
+  const checks = b?.checks;
   if (!checks) return undefined;
-  const down = Object.entries(checks).filter(([, v]) => v !== 'ok').map(([k, v]) => `${k} ${v}`);
+  const missing =
+    Array.isArray(b.missing) && b.missing.length
+      ? ` (missing ${b.missing.join(', ')}; npm run temporal:setup registers them)`
+      : '';
+  const down = Object.entries(checks)
+    .filter(([, v]) => v !== 'ok')
+    .map(([k, v]) => `${k} ${v}${k === 'searchAttributes' ? missing : ''}`);
   return down.length ? down.join(', ') : undefined;
 }

@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runMigrations } from '../db/migrate.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { signToken } from './auth.ts';
 import { ensureDevSecret } from './dev-secret.ts';
 import { createLogger } from './log.ts';
 import { freePort } from './ports.ts';
@@ -12,9 +13,22 @@ import { onStopSignal } from './signals.ts';
 import { describeChecks, NotReadyError, waitUntilReady } from './readiness.ts';
 import { startEmbeddedPostgres } from './postgres.ts';
 import { ensureTemporalCli } from './temporal-cli.ts';
+import { temporalConnectionOptions } from './temporal-connection.ts';
 import { startDevServer } from './temporal-server.ts';
 
-const log = createLogger('start');
+// Configuration first, so the logger has its level; a bad setting gets its message, not a stack
+// (nothing runs yet). A cluster's TLS files are read here too: the worker, the dispatcher and the
+// gateway read them again, but a wrong path is told once, before anything starts.
+let cfg: Config;
+try {
+  cfg = loadConfig();
+  if (cfg.temporalAddress) temporalConnectionOptions(cfg);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}
+const log = createLogger('start', cfg.logLevel);
 const t0 = Date.now();
 /** How long the gateway may take to answer /readyz once everything it needs is built and started. */
 const READY_TIMEOUT_MS = 180_000;
@@ -56,10 +70,14 @@ function child(name: string, script: string, env: NodeJS.ProcessEnv): ChildProce
   return p;
 }
 
+/** The tenant `npm start` prints logins for (workbenches of this tenant show up in the console). */
+const DEV_TENANT = 'dev';
+const CONSOLE_TOKEN_SEC = 3600;
+
 async function main() {
-  const cfg = loadConfig();
   await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o755 });
-  const secret = cfg.jwtSecretGenerated ? ensureDevSecret(cfg.dataDir, cfg.jwtSecret) : cfg.jwtSecret;
+  // Without VIGIL_JWT_SECRET: the dev secret kept in the data dir (so `npm run token` can sign too).
+  const secret = cfg.jwtSecret ?? ensureDevSecret(cfg.dataDir);
 
   let databaseUrl = cfg.databaseUrl;
   if (!databaseUrl) {
@@ -72,8 +90,12 @@ async function main() {
   if (!temporalAddress) {
     const cli = await ensureTemporalCli({ explicit: cfg.temporalCli, cacheDir: cfg.cacheDir });
     const t = await startDevServer({
-      cli, port: Number(process.env.TEMPORAL_PORT ?? 7233), uiPort: cfg.temporalUiPort,
-      dbFilename: path.join(cfg.dataDir, 'temporal.db'), namespace: cfg.temporalNamespace, log,
+      cli,
+      port: cfg.temporalPort,
+      uiPort: cfg.temporalUiPort,
+      dbFilename: path.join(cfg.dataDir, 'temporal.db'),
+      namespace: cfg.temporalNamespace,
+      log,
     });
     stops.push(t.stop);
     temporalAddress = t.address;
@@ -82,7 +104,13 @@ async function main() {
   const applied = await runMigrations(databaseUrl);
   if (applied.length) log.info({ applied }, 'migrations applied');
 
-  const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, VIGIL_JWT_SECRET: secret, PORT: String(cfg.port) };
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    VIGIL_JWT_SECRET: secret,
+    PORT: String(cfg.port),
+  };
   child('worker', 'workers/main.ts', env);
   child('dispatcher', 'workers/dispatcher-main.ts', env);
   child('gateway', 'gateway/main.ts', env);
@@ -95,25 +123,36 @@ async function main() {
       const r = await fetch(readyz);
       return { ready: r.ok, detail: describeChecks(await r.json().catch(() => undefined)) };
     },
-    onProgress: (ms, detail) => log.info(`waiting for ${readyz}: ${Math.round(ms / 1000)} s of ${READY_TIMEOUT_MS / 1000} s${detail ? ` (${detail})` : ''}`),
+    onProgress: (ms, detail) =>
+      log.info(
+        `waiting for ${readyz}: ${Math.round(ms / 1000)} s of ${READY_TIMEOUT_MS / 1000} s${detail ? ` (${detail})` : ''}`,
+      ),
   }).catch((err) => {
     throw err instanceof NotReadyError ? new Error(`${readyz} ${err.message}`) : err;
   });
   log.debug({ waitedMs: waited }, 'gateway ready');
+  // The console's login for the dev tenant: an admin token in the link's fragment (never sent to
+  // the server or its logs; the page moves it to session storage), valid for an hour.
+  const consoleToken = await signToken(
+    secret,
+    { tenant: DEV_TENANT, sub: 'console-admin', role: 'admin' },
+    CONSOLE_TOKEN_SEC,
+  );
   const lines = [
     `Vigil is ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     `  gateway      http://127.0.0.1:${cfg.port}   (GET /readyz, /metrics, /v1/agents/:id, /v1/status-changes)`,
     uiUrl ? `  Temporal UI  ${uiUrl}` : `  Temporal     ${temporalAddress}`,
     `  Temporal     ${temporalAddress}  (temporal workflow list --address ${temporalAddress})`,
     `  data         ${cfg.dataDir}`,
-    `  token        npm run token -- --tenant t1 --sub a1 --role agent`,
+    `  console      http://localhost:${cfg.port}/console/#token=${consoleToken}`,
+    `               (admin of tenant ${DEV_TENANT} for ${CONSOLE_TOKEN_SEC / 3600} h; another: npm run token -- --tenant ${DEV_TENANT} --sub you --role admin --ttl 3600)`,
+    `  token        npm run token -- --tenant ${DEV_TENANT} --sub a1 --role agent`,
     `Ctrl-C stops everything.`,
   ];
   process.stdout.write(`\n${lines.join('\n')}\n\n`);
 }
 
 main().catch((err) => {
-  if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
-  else log.error({ err }, 'start failed');
+  log.error({ err }, 'start failed');
   void shutdown(1);
 });

@@ -15,7 +15,11 @@ export function cachedCliPath(cacheDir: string): string {
  * The `temporal` CLI: TEMPORAL_CLI if set, else a build of `go install …@v1.5.1` cached in a
  * machine-wide directory (outside the work tree), built on first need with visible progress.
  */
-export async function ensureTemporalCli(opts: { explicit?: string; cacheDir: string; progress?: (line: string) => void }): Promise<string> {
+export async function ensureTemporalCli(opts: {
+  explicit?: string;
+  cacheDir: string;
+  progress?: (line: string) => void;
+}): Promise<string> {
   const say = opts.progress ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (opts.explicit) {
     if (!existsSync(opts.explicit)) throw new Error(`TEMPORAL_CLI=${opts.explicit} does not exist`);
@@ -28,13 +32,16 @@ export async function ensureTemporalCli(opts: { explicit?: string; cacheDir: str
   await fs.mkdir(binDir, { recursive: true });
   // Build into a scratch dir and rename, so an interrupted build never leaves a half binary.
   const scratch = await fs.mkdtemp(path.join(opts.cacheDir, '.build-'));
-  say(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (first time only; a few minutes) into ${binDir}`);
+  say(
+    `building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (first time only; a few minutes) into ${binDir}`,
+  );
   const started = Date.now();
   await new Promise<void>((resolve, reject) => {
     let child;
     try {
       child = spawn('go', ['install', `${MODULE}@${TEMPORAL_CLI_VERSION}`], {
-        env: { ...process.env, GOBIN: scratch, CGO_ENABLED: process.env.CGO_ENABLED ?? '0' },
+        // A static binary unless the caller's environment says otherwise.
+        env: { CGO_ENABLED: '0', ...process.env, GOBIN: scratch },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
     } catch (err) {
@@ -53,7 +60,10 @@ export async function ensureTemporalCli(opts: { explicit?: string; cacheDir: str
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    const tick = setInterval(() => say(`  … still building (${Math.round((Date.now() - started) / 1000)} s, ${downloads} modules downloaded)`), 15_000);
+    const tick = setInterval(
+      () => say(`  … still building (${Math.round((Date.now() - started) / 1000)} s, ${downloads} modules downloaded)`),
+      15_000,
+    );
     child.on('error', (err) => {
       clearInterval(tick);
       reject(new Error(`cannot run go (is Go installed and on PATH?): ${err.message}`));
@@ -61,7 +71,10 @@ export async function ensureTemporalCli(opts: { explicit?: string; cacheDir: str
     child.on('close', (code) => {
       clearInterval(tick);
       if (code === 0) resolve();
-      else reject(new Error(`go install ${MODULE}@${TEMPORAL_CLI_VERSION} failed with exit code ${code}:\n${tail.join('\n')}`));
+      else
+        reject(
+          new Error(`go install ${MODULE}@${TEMPORAL_CLI_VERSION} failed with exit code ${code}:\n${tail.join('\n')}`),
+        );
     });
   });
   await fs.rename(path.join(scratch, 'temporal'), bin);

@@ -1,15 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { AGENT_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
 import type { Logger } from './log.ts';
 import { freePort } from './ports.ts';
 
-/** PROTOCOL.md's search attributes, registered on the dev server at start. */
-export const SEARCH_ATTRIBUTES: Record<string, string> = {
-  AgentStatus: 'Keyword',
-  Tenant: 'Keyword',
-  BusinessLine: 'Keyword',
-  SkillGroups: 'KeywordList',
-};
+/** docs/PROTOCOL.md's search attributes, registered on the dev server at start: name → CLI type ('Keyword', …). */
+export const SEARCH_ATTRIBUTES: Record<string, string> = Object.fromEntries(
+  Object.values(AGENT_SEARCH_ATTRIBUTES).map((k) => [k.name, TypedSearchAttributes.toMetadataType(k.type)]),
+);
 
 export interface DevServerOptions {
   cli: string;
@@ -35,8 +34,22 @@ export interface RunningTemporal {
 
 export async function startDevServer(o: DevServerOptions): Promise<RunningTemporal> {
   const metricsPort = await freePort();
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--namespace', o.namespace,
-    '--http-port', String(await freePort()), '--metrics-port', String(metricsPort), '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(o.port),
+    '--namespace',
+    o.namespace,
+    '--http-port',
+    String(await freePort()),
+    '--metrics-port',
+    String(metricsPort),
+    '--log-level',
+    'warn',
+  ];
   for (const [k, v] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${k}=${v}`);
   if (o.uiPort) args.push('--ui-port', String(o.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
@@ -44,7 +57,8 @@ export async function startDevServer(o: DevServerOptions): Promise<RunningTempor
   // crash may lose the last commits, never the file); SQLite's default journal is several times
   // slower for the dev server's workflow tasks.
   if (o.dbFilename) args.push('--db-filename', o.dbFilename);
-  if (o.dbFilename && o.fastSqlite !== false) args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+  if (o.dbFilename && o.fastSqlite !== false)
+    args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
 
   const child = spawn(o.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   // Never outlive the process that started it, even if that one is killed mid-shutdown.
@@ -57,17 +71,18 @@ export async function startDevServer(o: DevServerOptions): Promise<RunningTempor
       if (tail.length > 40) tail.shift();
     }
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  let exited: number | null = null;
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const state: { exited: number | null } = { exited: null };
   child.on('exit', (code) => {
-    exited = code ?? -1;
+    state.exited = code ?? -1;
   });
 
   const address = `127.0.0.1:${o.port}`;
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (exited !== null) throw new Error(`temporal server start-dev exited with ${exited}:\n${tail.join('\n')}`);
+    if (state.exited !== null)
+      throw new Error(`temporal server start-dev exited with ${state.exited}:\n${tail.join('\n')}`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1000 });
       await conn.workflowService.describeNamespace({ namespace: o.namespace });
@@ -89,7 +104,7 @@ export async function startDevServer(o: DevServerOptions): Promise<RunningTempor
     process: child,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (exited !== null) return resolve();
+        if (state.exited !== null) return resolve();
         const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
         child.once('exit', () => {
           clearTimeout(t);

@@ -6,7 +6,12 @@ import { readDevSecret } from './dev-secret.ts';
 import { ID_RULE, isId } from './ids.ts';
 
 const { values } = parseArgs({
-  options: { tenant: { type: 'string' }, sub: { type: 'string' }, role: { type: 'string', default: 'agent' }, ttl: { type: 'string', default: '28800' } },
+  options: {
+    tenant: { type: 'string' },
+    sub: { type: 'string' },
+    role: { type: 'string', default: 'agent' },
+    ttl: { type: 'string', default: '28800' },
+  },
 });
 const cfg = loadConfig();
 if (!values.tenant || !values.sub || !ROLES.includes(values.role as Role)) {
@@ -25,12 +30,18 @@ if (!Number.isInteger(ttl) || ttl <= 0) {
   process.exit(2);
 }
 if (values.role === 'agent' && ttl > cfg.gateway.agentTokenMaxSec) {
-  process.stderr.write(`--ttl ${ttl}: agent tokens live at most ${cfg.gateway.agentTokenMaxSec} s (VIGIL_AGENT_TOKEN_MAX_SEC); the gateway would refuse it\n`);
+  process.stderr.write(
+    `--ttl ${ttl}: agent tokens live at most ${cfg.gateway.agentTokenMaxSec} s (VIGIL_AGENT_TOKEN_MAX_SEC); the gateway would refuse it\n`,
+  );
   process.exit(2);
 }
-const secret = cfg.jwtSecretGenerated ? readDevSecret(cfg.dataDir) : cfg.jwtSecret;
+const secret = cfg.jwtSecret ?? readDevSecret(cfg.dataDir);
 if (!secret) {
-  process.stderr.write('no VIGIL_JWT_SECRET set and no dev secret in the data dir yet: run `npm start` once, or set VIGIL_JWT_SECRET\n');
+  process.stderr.write(
+    'no VIGIL_JWT_SECRET set and no dev secret in the data dir yet: run `npm start` once, or set VIGIL_JWT_SECRET\n',
+  );
   process.exit(2);
 }
-process.stdout.write(`${await signToken(secret, { tenant: values.tenant, sub: values.sub, role: values.role as Role }, ttl)}\n`);
+process.stdout.write(
+  `${await signToken(secret, { tenant: values.tenant, sub: values.sub, role: values.role as Role }, ttl)}\n`,
+);

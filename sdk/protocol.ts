@@ -1,7 +1,8 @@
-// Wire shapes of the workbench side of PROTOCOL.md ("Websocket GET /v1/ws" and the HTTP fallback).
-// Types only, so the SDK stays free of runtime dependencies.
+// Wire shapes of the workbench side of docs/PROTOCOL.md ("Websocket GET /v1/ws" and the HTTP fallback).
+// Types and pure constants only, so the SDK stays free of runtime dependencies (the gateway and
+// workflows/model.ts import the same constants).
 
-/** Event types a workbench may send (DESIGN.md "States, events, windows"). */
+/** Event types a workbench may send (docs/DESIGN.md "States, events, windows"). */
 export const EventType = {
   HEARTBEAT: 1,
   WORK_STATUS: 2,
@@ -20,10 +21,20 @@ export const EventType = {
   URL_CHANGE: 105,
 } as const;
 
-/** Ticket events are types 3–12. */
+/** Ticket events are types 3–12: the ones named above, and 10–12 for ticket kinds not named yet. */
 export type TicketEventType = 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12;
+export const LAST_TICKET_EVENT_TYPE = 12 satisfies TicketEventType;
 
-export type WorkStatus = 'ONLINE' | 'BUSY' | 'OFFLINE';
+/**
+ * The statuses an agent may set itself (a type-2 event's `data.status`, or `PUT /v1/agents/:id/status`
+ * on itself); supervisors and admins may set any. The workflow's and the gateway's checks use this list.
+ */
+export const WORK_STATUSES = ['ONLINE', 'BUSY', 'OFFLINE'] as const;
+export type WorkStatus = (typeof WORK_STATUSES)[number];
+
+export function isWorkStatus(s: unknown): s is WorkStatus {
+  return (WORK_STATUSES as readonly unknown[]).includes(s);
+}
 
 /** Most events a single `events` frame or fallback POST may carry. */
 export const MAX_EVENTS_PER_FRAME = 100;
@@ -88,11 +99,7 @@ export interface ErrorFrame {
   message?: string;
 }
 
-export type ServerFrame =
-  | Welcome
-  | (Receipt & { type: 'receipt' })
-  | (PushMessage & { type: 'push' })
-  | ErrorFrame;
+export type ServerFrame = Welcome | (Receipt & { type: 'receipt' }) | (PushMessage & { type: 'push' }) | ErrorFrame;
 
 export type ClientFrame =
   | { type: 'hello'; token: string; deviceId: string; modules: ModuleRef[] }
@@ -101,12 +108,17 @@ export type ClientFrame =
   | { type: 'register'; module: string; entity: string }
   | { type: 'unregister'; module: string; entity: string };
 
-/** Close codes from PROTOCOL.md. */
+/** Close codes from docs/PROTOCOL.md. */
 export const CloseCode = {
   BAD_FRAME: 4400,
   UNAUTHORIZED: 4401,
   FORBIDDEN: 4403,
   HELLO_TIMEOUT: 4408,
   RATE_LIMITED: 4429,
+  /** WebSocket's own: a frame over the gateway's size limit (1009 Message Too Big). */
   TOO_BIG: 1009,
+  /** The gateway failed to handle a frame (1011 Internal Error): reconnect and resend. */
+  UNAVAILABLE: 1011,
+  /** The gateway is stopping (1012 Service Restart): reconnect, to another instance if there is one. */
+  RESTARTING: 1012,
 } as const;

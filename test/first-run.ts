@@ -27,9 +27,13 @@ const cacheDir = ifCacheEmpty ? machineCache : path.join(scratch, 'cache');
 const port = await freePort();
 const env: NodeJS.ProcessEnv = {
   ...process.env,
-  VIGIL_CACHE_DIR: cacheDir, VIGIL_DATA_DIR: path.join(scratch, 'data'), PORT: String(port),
-  TEMPORAL_PORT: String(await freePort()), TEMPORAL_UI_PORT: String(await freePort()),
-  VIGIL_DISPATCHER_METRICS_PORT: '0', VIGIL_WORKER_METRICS_PORT: '0',
+  VIGIL_CACHE_DIR: cacheDir,
+  VIGIL_DATA_DIR: path.join(scratch, 'data'),
+  PORT: String(port),
+  TEMPORAL_PORT: String(await freePort()),
+  TEMPORAL_UI_PORT: String(await freePort()),
+  VIGIL_DISPATCHER_METRICS_PORT: '0',
+  VIGIL_WORKER_METRICS_PORT: '0',
 };
 delete env.DATABASE_URL;
 delete env.TEMPORAL_ADDRESS;

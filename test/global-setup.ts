@@ -37,13 +37,15 @@ export default async function setup(project: TestProject) {
     await fs.rm(scratch, { recursive: true, force: true });
   };
   const [pgStarted, temporalStarted] = await Promise.allSettled([
-    cfg.databaseUrl ? { url: cfg.databaseUrl, stop: async () => {} } : startEmbeddedPostgres(path.join(scratch, 'pg'), await freePort(), log),
+    cfg.databaseUrl
+      ? { url: cfg.databaseUrl, stop: async () => {} }
+      : startEmbeddedPostgres(path.join(scratch, 'pg'), await freePort(), log),
     cfg.temporalAddress
       ? { address: cfg.temporalAddress, stop: async () => {} }
-      // In memory. On a file with npm start's settings (WAL, synchronous=normal) two timing-bound
-      // tests failed in CI (engine.test.ts worker restart, signal-bounds.test.ts backlog), so the
-      // suite stays in memory until that is understood; the benchmark and the fault suite run on a file.
-      : freePort().then((port) => startDevServer({ cli, port, namespace: 'default', log })),
+      : // In memory. On a file with npm start's settings (WAL, synchronous=normal) two timing-bound
+        // tests failed in CI (engine.test.ts worker restart, signal-bounds.test.ts backlog), so the
+        // suite stays in memory until that is understood; the benchmark and the fault suite run on a file.
+        freePort().then((port) => startDevServer({ cli, port, namespace: 'default', log })),
   ]);
   for (const s of [temporalStarted, pgStarted]) if (s.status === 'fulfilled') stops.push(s.value.stop);
   if (pgStarted.status === 'rejected' || temporalStarted.status === 'rejected') {

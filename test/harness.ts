@@ -6,6 +6,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createPool, type Pool } from '../db/pool.ts';
 import { upsertRule, type RuleInput } from '../db/rules.ts';
+import { loadConfig } from '../platform/config.ts';
 import { createAgentWorker, quietRuntime } from '../workers/agent-worker.ts';
 
 export interface Harness {
@@ -24,7 +25,7 @@ export interface RunningWorker {
 
 /** Each test file gets its own tenant and task queue, so files never see each other's agents. */
 export async function createHarness(name: string): Promise<Harness> {
-  quietRuntime();
+  quietRuntime(loadConfig().temporalLogLevel);
   const pool = createPool(inject('databaseUrl'), 10);
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const client = new Client({ connection });
@@ -40,7 +41,14 @@ export async function createHarness(name: string): Promise<Harness> {
     tenant,
     async startWorker() {
       const nc = await NativeConnection.connect({ address: inject('temporalAddress') });
-      const worker = await createAgentWorker({ connection: nc, namespace: 'default', taskQueue, workflowBundle: { code }, pool, region: 'local' });
+      const worker = await createAgentWorker({
+        connection: nc,
+        namespace: 'default',
+        taskQueue,
+        workflowBundle: { code },
+        pool,
+        region: 'local',
+      });
       const done = worker.run();
       const rw: RunningWorker = {
         worker,
@@ -67,7 +75,11 @@ export function setRule(h: Harness, ruleId: string, rule: RuleInput) {
 }
 
 /** Polls `fn` until it returns a truthy value or the time is up (integration tests only). */
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

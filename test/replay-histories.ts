@@ -7,14 +7,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
+import { loadConfig } from '../platform/config.ts';
 import { bundleWorkflows, quietRuntime } from '../workers/agent-worker.ts';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'histories');
-quietRuntime();
+quietRuntime(loadConfig().temporalLogLevel);
 const code = process.argv[2] ? await fs.readFile(process.argv[2], 'utf8') : (await bundleWorkflows()).code;
 const files = (await fs.readdir(dir, { recursive: true })).filter((f) => f.endsWith('.json')).sort();
 const histories = await Promise.all(
-  files.map(async (f) => ({ workflowId: f, history: JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as { events?: { eventType?: string }[] } })),
+  files.map(async (f) => ({
+    workflowId: f,
+    history: JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as { events?: { eventType?: string }[] },
+  })),
 );
 let failed = 0;
 // A run recorded before its first workflow task completed (e.g. one still waiting out the server's

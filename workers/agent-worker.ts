@@ -1,10 +1,18 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  type NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createHcmActivities, type HcmDeps } from '../activities/hcm.ts';
 import { createReconcileActivities } from '../activities/reconcile.ts';
 import { createRetentionActivities } from '../activities/retention.ts';
 import type { RetentionPolicy } from '../db/retention.ts';
+import type { Config } from '../platform/config.ts';
 
 export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -35,12 +43,15 @@ export interface AgentWorkerOptions extends HcmDeps {
 }
 
 let runtimeInstalled = false;
-/** The SDK logs every worker state change at INFO; Vigil's processes want warnings only. */
-export function quietRuntime() {
+/**
+ * The SDK logs every worker state change at INFO; Vigil's processes want warnings only. The first
+ * call installs the runtime: the worker process passes its TEMPORAL_LOG_LEVEL before anything else.
+ */
+export function quietRuntime(level: Config['temporalLogLevel'] = 'WARN') {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_LOG_LEVEL as 'WARN') ?? 'WARN') });
+    Runtime.install({ logger: new DefaultLogger(level) });
   } catch {
     // Already installed by the host process.
   }

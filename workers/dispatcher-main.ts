@@ -3,19 +3,26 @@
 // the reconciliation and retention schedules exist.
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool.ts';
-import { loadConfig } from '../platform/config.ts';
+import { loadConfig, requireSettings } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
 import { onStopSignal } from '../platform/signals.ts';
+import { temporalConnectionOptions, type TemporalConnectionOptions } from '../platform/temporal-connection.ts';
 import { startDispatcher } from './dispatcher.ts';
 import { DEFAULT_RETRY } from './lanes/retry.ts';
 import { createDispatcherMetrics, serveMetrics } from './metrics.ts';
 import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from './schedules.ts';
 import { ensureRetentionSchedule, RETENTION_SCHEDULE_ID } from './schedules.ts';
 
-const log = createLogger('dispatcher');
 const cfg = loadConfig();
-if (!cfg.databaseUrl) {
-  log.fatal('DATABASE_URL is required (npm start sets it)');
+const log = createLogger('dispatcher', cfg.logLevel);
+// Temporal is optional here (webhooks deliver without it), but a TLS file that cannot be read is a
+// configuration error like any other, not "Temporal unreachable".
+let temporalOptions: TemporalConnectionOptions | undefined;
+try {
+  requireSettings(cfg, 'databaseUrl');
+  if (cfg.temporalAddress) temporalOptions = temporalConnectionOptions(cfg);
+} catch (err) {
+  log.fatal((err as Error).message);
   process.exit(2);
 }
 const d = cfg.dispatcher;
@@ -36,18 +43,24 @@ const dispatcher = await startDispatcher({
 const server = d.metricsPort ? await serveMetrics(metrics.registry, d.metricsPort) : undefined;
 log.info({ lanes: dispatcher.lanes(), metricsPort: server?.port, fault: d.fault }, 'dispatcher running');
 
-if (cfg.temporalAddress) {
+if (temporalOptions) {
   try {
-    const connection = await Connection.connect({ address: cfg.temporalAddress });
+    const connection = await Connection.connect(temporalOptions);
     const client = new Client({ connection, namespace: cfg.temporalNamespace });
     try {
-      const created = await ensureReconcileSchedule(client, { taskQueue: cfg.taskQueue, everySec: d.reconcileEverySec });
+      const created = await ensureReconcileSchedule(client, {
+        taskQueue: cfg.taskQueue,
+        everySec: d.reconcileEverySec,
+      });
       log.info({ scheduleId: RECONCILE_SCHEDULE_ID, created }, 'reconciliation schedule in place');
     } catch (err) {
       log.warn({ err }, 'could not ensure the reconciliation schedule; webhooks still deliver');
     }
     try {
-      const created = await ensureRetentionSchedule(client, { taskQueue: cfg.taskQueue, everySec: d.retentionEverySec });
+      const created = await ensureRetentionSchedule(client, {
+        taskQueue: cfg.taskQueue,
+        everySec: d.retentionEverySec,
+      });
       log.info({ scheduleId: RETENTION_SCHEDULE_ID, created }, 'retention schedule in place');
     } catch (err) {
       log.warn({ err }, 'could not ensure the retention schedule; old rows are kept until it exists');

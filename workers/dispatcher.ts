@@ -3,6 +3,7 @@
 // loop, retries with backoff, dead letters and lag, so a slow or failing handler delays nobody
 // else. Delivery rows are created in the HCM transaction (migration 1/4), so no lane can skip a
 // row whose transaction committed late.
+import { appendToFeed } from '../db/feed.ts';
 import type { Pool } from '../db/pool.ts';
 import { enabledWebhooks, type Webhook } from '../db/webhooks.ts';
 import { NO_HOOKS, type LaneHooks } from './lanes/hooks.ts';
@@ -16,36 +17,23 @@ const FEED_LOCK = 7_420_001;
 export const FEED_LANE = 'feed';
 
 /** One feed batch under the feed lock (seq order = the order rows became visible); returns how many rows it moved. */
-export function dispatchFeedOnce(pool: Pool, batch = 500, o: { retry?: RetryPolicy; hooks?: LaneHooks } = {}): Promise<number> {
+export function dispatchFeedOnce(
+  pool: Pool,
+  batch = 500,
+  o: { retry?: RetryPolicy; hooks?: LaneHooks } = {},
+): Promise<number> {
   return dispatchTxBatch(pool, {
     lane: FEED_LANE,
     batch,
     retry: o.retry ?? DEFAULT_RETRY,
     hooks: o.hooks ?? NO_HOOKS,
     advisoryLock: FEED_LOCK,
-    deliver: async (c, rows) => {
-      await c.query(
-        `INSERT INTO status_feed (event_id, tenant, agent_id, from_status, to_status, cause, actor, version, committed_at)
-         SELECT o.event_id, o.tenant, o.agent_id, o.payload->>'from', o.payload->>'to', o.payload->>'cause',
-                o.payload->>'actor', o.version, o.created_at
-           FROM status_change_outbox o WHERE o.id = ANY($1::bigint[]) ORDER BY o.id
-         ON CONFLICT (event_id) DO NOTHING`,
-        [rows.map((r) => r.outboxId)],
-      );
-    },
+    deliver: (c, rows) =>
+      appendToFeed(
+        c,
+        rows.map((r) => r.outboxId),
+      ),
   });
-}
-
-export async function readFeed(pool: Pool, tenant: string, after: number, limit: number) {
-  const { rows } = await pool.query(
-    `SELECT seq, event_id, agent_id, from_status, to_status, cause, actor, version, committed_at
-       FROM status_feed WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-    [tenant, after, limit],
-  );
-  return rows.map((r) => ({
-    seq: r.seq, eventId: r.event_id, agentId: r.agent_id, from: r.from_status, to: r.to_status,
-    cause: r.cause, actor: r.actor, version: r.version, committedAt: r.committed_at.toISOString(),
-  }));
 }
 
 export interface DispatcherOptions {
@@ -82,8 +70,28 @@ export async function startDispatcher(o: DispatcherOptions): Promise<RunningDisp
 
   const loops = new Map<string, { stop(): Promise<void> }>();
   const lanes = { feed: true, push: true, webhooks: true, ...o.lanes };
-  if (lanes.feed) loops.set(FEED_LANE, runLaneLoop(wake, FEED_LANE, batch, () => dispatchFeedOnce(pool, batch, { retry, hooks }), (e) => onError(FEED_LANE, e)));
-  if (lanes.push) loops.set(PUSH_LANE, runLaneLoop(wake, PUSH_LANE, batch, () => dispatchPushOnce(pool, { batch, retry, hooks }), (e) => onError(PUSH_LANE, e)));
+  if (lanes.feed)
+    loops.set(
+      FEED_LANE,
+      runLaneLoop(
+        wake,
+        FEED_LANE,
+        batch,
+        () => dispatchFeedOnce(pool, batch, { retry, hooks }),
+        (e) => onError(FEED_LANE, e),
+      ),
+    );
+  if (lanes.push)
+    loops.set(
+      PUSH_LANE,
+      runLaneLoop(
+        wake,
+        PUSH_LANE,
+        batch,
+        () => dispatchPushOnce(pool, { batch, retry, hooks }),
+        (e) => onError(PUSH_LANE, e),
+      ),
+    );
 
   // Webhook lanes follow the enabled subscriptions; each loop reads its subscription's current row.
   const subs = new Map<string, Webhook>();
@@ -99,7 +107,16 @@ export async function startDispatcher(o: DispatcherOptions): Promise<RunningDisp
       subs.set(s.lane, s);
       if (loops.has(s.lane)) continue;
       const lane = s.lane;
-      loops.set(lane, runLaneLoop(wake, lane, webhookOpts.concurrency, () => dispatchWebhookOnce(pool, subs.get(lane)!, webhookOpts), (e) => onError(lane, e)));
+      loops.set(
+        lane,
+        runLaneLoop(
+          wake,
+          lane,
+          webhookOpts.concurrency,
+          () => dispatchWebhookOnce(pool, subs.get(lane)!, webhookOpts),
+          (e) => onError(lane, e),
+        ),
+      );
     }
     for (const [lane, loop] of loops) {
       if (!lane.startsWith('webhook:') || seen.has(lane)) continue;

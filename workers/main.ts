@@ -1,26 +1,33 @@
 // Entry point of the worker process: `tsx workers/main.ts` (npm start runs it for you).
 import { NativeConnection } from '@temporalio/worker';
 import { createPool } from '../db/pool.ts';
-import { loadConfig } from '../platform/config.ts';
+import { loadConfig, requireSettings } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
 import { onStopSignal } from '../platform/signals.ts';
+import { temporalConnectionOptions, type TemporalConnectionOptions } from '../platform/temporal-connection.ts';
 import { bundleWorkflows, createAgentWorker, quietRuntime } from './agent-worker.ts';
 import { serveMetrics } from './metrics.ts';
 import { createWorkerMetrics } from './worker-metrics.ts';
 
-const log = createLogger('worker');
 const cfg = loadConfig();
-if (!cfg.databaseUrl || !cfg.temporalAddress) {
-  log.fatal('DATABASE_URL and TEMPORAL_ADDRESS are required (npm start sets them)');
+const log = createLogger('worker', cfg.logLevel);
+let temporalOptions: TemporalConnectionOptions;
+try {
+  requireSettings(cfg, 'databaseUrl', 'temporalAddress');
+  temporalOptions = temporalConnectionOptions(cfg);
+} catch (err) {
+  log.fatal((err as Error).message);
   process.exit(2);
 }
-quietRuntime();
+quietRuntime(cfg.temporalLogLevel);
 const pool = createPool(cfg.databaseUrl, 20);
-const connection = await NativeConnection.connect({ address: cfg.temporalAddress });
+const connection = await NativeConnection.connect(temporalOptions);
 const metrics = createWorkerMetrics();
 // A second worker on the same machine (a benchmark, a test) finds the port taken: it runs without.
 const server = cfg.workerMetricsPort
-  ? await serveMetrics(metrics.registry, cfg.workerMetricsPort).catch((err: Error) => void log.warn({ err: err.message }, 'worker metrics off'))
+  ? await serveMetrics(metrics.registry, cfg.workerMetricsPort).catch(
+      (err: Error) => void log.warn({ err: err.message }, 'worker metrics off'),
+    )
   : undefined;
 const worker = await createAgentWorker({
   maxCachedWorkflows: cfg.workerCachedWorkflows,

@@ -21,19 +21,38 @@ export function createDispatcherMetrics(pool: Pool): DispatcherMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  const delivered = new client.Counter({ name: 'vigil_deliveries_total', help: 'Rows delivered, per lane', labelNames: ['lane'], registers: [registry] });
-  const errors = new client.Counter({ name: 'vigil_delivery_errors_total', help: 'Failed delivery attempts, per lane', labelNames: ['lane'], registers: [registry] });
-  const deadLettered = new client.Counter({ name: 'vigil_dead_lettered_total', help: 'Rows moved to dead letter, per lane', labelNames: ['lane'], registers: [registry] });
+  const delivered = new client.Counter({
+    name: 'vigil_deliveries_total',
+    help: 'Rows delivered, per lane',
+    labelNames: ['lane'],
+    registers: [registry],
+  });
+  const errors = new client.Counter({
+    name: 'vigil_delivery_errors_total',
+    help: 'Failed delivery attempts, per lane',
+    labelNames: ['lane'],
+    registers: [registry],
+  });
+  const deadLettered = new client.Counter({
+    name: 'vigil_dead_lettered_total',
+    help: 'Rows moved to dead letter, per lane',
+    labelNames: ['lane'],
+    registers: [registry],
+  });
   // Gauges read Postgres at scrape time (one query shared by the three), so every dispatcher
   // process reports the same truth. A failed read leaves the gauges empty rather than stale.
   let snapshot: { at: number; rows: Promise<LaneHealth[]> } | undefined;
   const readHealth = () => {
-    if (!snapshot || Date.now() - snapshot.at > 250) snapshot = { at: Date.now(), rows: laneHealth(pool).catch(() => []) };
+    if (!snapshot || Date.now() - snapshot.at > 250)
+      snapshot = { at: Date.now(), rows: laneHealth(pool).catch(() => []) };
     return snapshot.rows;
   };
   const gauge = (name: string, help: string, pick: (r: LaneHealth) => number) =>
     new client.Gauge({
-      name, help, labelNames: ['lane'], registers: [registry],
+      name,
+      help,
+      labelNames: ['lane'],
+      registers: [registry],
       async collect() {
         const rows = await readHealth();
         this.reset();
@@ -60,18 +79,19 @@ export function createDispatcherMetrics(pool: Pool): DispatcherMetrics {
 }
 
 /** GET /metrics on `port` (0 = off); returns a closer. */
-export async function serveMetrics(registry: client.Registry, port: number): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer(async (req, res) => {
+export async function serveMetrics(
+  registry: client.Registry,
+  port: number,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
-    try {
-      const text = await registry.metrics();
-      res.writeHead(200, { 'content-type': registry.contentType }).end(text);
-    } catch {
-      res.writeHead(503).end();
-    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(503).end(),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

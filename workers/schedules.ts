@@ -10,8 +10,16 @@ interface Housekeeping {
 
 export const RECONCILE_SCHEDULE_ID = 'vigil-reconcile';
 export const RETENTION_SCHEDULE_ID = 'vigil-retention';
-const RECONCILE: Housekeeping = { scheduleId: RECONCILE_SCHEDULE_ID, workflowType: 'reconcileWorkflow', timeout: '5 minutes' };
-const RETENTION: Housekeeping = { scheduleId: RETENTION_SCHEDULE_ID, workflowType: 'retentionWorkflow', timeout: '30 minutes' };
+const RECONCILE: Housekeeping = {
+  scheduleId: RECONCILE_SCHEDULE_ID,
+  workflowType: 'reconcileWorkflow',
+  timeout: '5 minutes',
+};
+const RETENTION: Housekeeping = {
+  scheduleId: RETENTION_SCHEDULE_ID,
+  workflowType: 'retentionWorkflow',
+  timeout: '30 minutes',
+};
 
 type Every = { taskQueue: string; everySec: number };
 

@@ -26,7 +26,17 @@ import {
   type TimelineEntry,
 } from './contract.ts';
 import { adoptFacts, decide, initialState, isOnApp, nextDeadline } from './decide.ts';
-import { STATUSES, closesTask, opensTask, type AgentState, type Candidate, type Facts, type Input } from './model.ts';
+import { AGENT_SEARCH_ATTRIBUTES as SA } from './search-attributes.ts';
+import {
+  STATUSES,
+  closesTask,
+  isWorkStatus,
+  opensTask,
+  type AgentState,
+  type Candidate,
+  type Facts,
+  type Input,
+} from './model.ts';
 
 // HCM calls are short Postgres transactions: as local activities they run inside the workflow task
 // (a marker in history) instead of a round trip through an activity task queue and a second
@@ -93,7 +103,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
 
   setHandler(eventsSignal, (batch) => {
     const at = Date.now();
-    for (const d of batch.devices ?? []) inbox.push({ kind: 'device', deviceId: d.deviceId, connected: d.connected, at });
+    for (const d of batch.devices ?? [])
+      inbox.push({ kind: 'device', deviceId: d.deviceId, connected: d.connected, at });
     if (batch.events?.length) inbox.push({ kind: 'events', events: batch.events, at });
     if (batch.refresh) inbox.push({ kind: 'refresh', at });
   });
@@ -102,7 +113,14 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     setStatusUpdate,
     async (req) => {
       if (!answered.has(req.requestId)) {
-        inbox.push({ kind: 'manual', status: req.status, actor: req.actor, reason: req.reason, requestId: req.requestId, at: Date.now() });
+        inbox.push({
+          kind: 'manual',
+          status: req.status,
+          actor: req.actor,
+          reason: req.reason,
+          requestId: req.requestId,
+          at: Date.now(),
+        });
         await condition(() => answered.has(req.requestId));
       }
       return answered.get(req.requestId)!;
@@ -111,7 +129,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
       validator: (req) => {
         if (!STATUSES.includes(req.status)) throw new Error(`unknown status ${String(req.status)}`);
         if (!req.requestId) throw new Error('requestId is required');
-        if (req.actor?.kind === 'agent' && !['ONLINE', 'BUSY', 'OFFLINE'].includes(req.status)) {
+        if (req.actor?.kind === 'agent' && !isWorkStatus(req.status)) {
           throw new Error(`an agent may set only ONLINE, BUSY or OFFLINE, not ${req.status}`);
         }
       },
@@ -160,13 +178,21 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     const reply = await hcm.commitTransition(c);
     if (reply.committed) note('commit', `${c.from}→${c.to} v${reply.facts.version}`);
     else if (state.engine === 2 && reply.reason === 'ACTIVITY_SINCE') {
-      note('wake', `${c.to} not due: HCM has an action at ${new Date(reply.facts.lastActionAt ?? 0).toISOString()}; the window moves`);
+      note(
+        'wake',
+        `${c.to} not due: HCM has an action at ${new Date(reply.facts.lastActionAt ?? 0).toISOString()}; the window moves`,
+      );
     } else note('reject', `${c.from}→${c.to}: ${reply.reason}`);
     adopt(reply.facts);
     const d = decide(state, { kind: 'hcm', reply, at: Date.now() });
     state = d.state;
     if (inp.kind === 'manual' && !answered.has(inp.requestId)) {
-      answered.set(inp.requestId, reply.committed ? { committed: true, facts: reply.facts } : { committed: false, reason: reply.reason, facts: reply.facts });
+      answered.set(
+        inp.requestId,
+        reply.committed
+          ? { committed: true, facts: reply.facts }
+          : { committed: false, reason: reply.reason, facts: reply.facts },
+      );
     }
     if (state.engine === 2 && hops < MAX_HOPS) for (const next of d.candidates) await commit(next, inp, hops + 1);
   };
@@ -196,7 +222,10 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     for (const r of d.reminders) {
       if (state.engine === 2) {
         const reply = await hcm.remind(r);
-        note(reply.reason === 'ACTIVITY_SINCE' ? 'wake' : 'reminder', `${r.cause}: ${reply.sent ? 'sent' : `not sent (${reply.reason})`}`);
+        note(
+          reply.reason === 'ACTIVITY_SINCE' ? 'wake' : 'reminder',
+          `${r.cause}: ${reply.sent ? 'sent' : `not sent (${reply.reason})`}`,
+        );
         await onFacts(reply.facts, inp);
       } else {
         const sent = await hcm.sendReminder(r);
@@ -210,7 +239,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
       adopt(await hcm.loadFacts({ tenant, agentId }));
     }
     if (inp.kind === 'manual' && !answered.has(inp.requestId)) {
-      answered.set(inp.requestId, { committed: false, reason: 'NO_CHANGE', facts: await hcm.loadFacts({ tenant, agentId }) });
+      answered.set(inp.requestId, {
+        committed: false,
+        reason: 'NO_CHANGE',
+        facts: await hcm.loadFacts({ tenant, agentId }),
+      });
     }
     while (answered.size > ANSWERED_MAX) answered.delete(answered.keys().next().value!);
   };
@@ -231,21 +264,25 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     armed?.scope.cancel();
     const scope = new CancellationScope();
     armed = { at, scope };
-    scope.run(() => sleep(Math.max(1, at - Date.now()))).then(
-      () => {
-        if (armed?.scope === scope) {
-          armed = undefined;
-          fired = true;
-        }
-      },
-      () => {}, // cancelled for an earlier deadline
-    );
+    scope
+      .run(() => sleep(Math.max(1, at - Date.now())))
+      .then(
+        () => {
+          if (armed?.scope === scope) {
+            armed = undefined;
+            fired = true;
+          }
+        },
+        () => {}, // cancelled for an earlier deadline
+      );
   };
 
   for (;;) {
     upgrade();
     const next = nextDeadline(state);
-    const shouldRoll = () => workflowInfo().continueAsNewSuggested || (input.historyLimit !== undefined && workflowInfo().historyLength >= input.historyLimit);
+    const shouldRoll = () =>
+      workflowInfo().continueAsNewSuggested ||
+      (input.historyLimit !== undefined && workflowInfo().historyLength >= input.historyLimit);
     if (next && next.at > Date.now() && (!armed || armed.at > next.at)) arm(next.at);
     if (!next && armed) {
       armed.scope.cancel();
@@ -273,11 +310,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
   }
 
   function publishAttributes(facts: Facts) {
-    upsertSearchAttributes({
-      AgentStatus: [facts.status],
-      Tenant: [tenant],
-      ...(facts.businessLine !== undefined ? { BusinessLine: [facts.businessLine] } : {}),
-      ...(facts.skillGroups !== undefined ? { SkillGroups: facts.skillGroups } : {}),
-    });
+    upsertSearchAttributes([
+      { key: SA.AgentStatus, value: facts.status },
+      { key: SA.Tenant, value: tenant },
+      ...(facts.businessLine !== undefined ? [{ key: SA.BusinessLine, value: facts.businessLine }] : []),
+      ...(facts.skillGroups !== undefined ? [{ key: SA.SkillGroups, value: facts.skillGroups }] : []),
+    ]);
   }
 }

@@ -1,20 +1,12 @@
-// Temporal names and message shapes of the agent workflow (PROTOCOL.md "Temporal names").
+// Temporal names and message shapes of the agent workflow (docs/PROTOCOL.md "Temporal names").
 // Gateway, tests and operators import these; the workflow defines its handlers from them.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Actor, AgentEvent, AgentState, Facts, HcmReply, Input, PlannedAction, Status } from './model.ts';
 
 export const TASK_QUEUE = 'vigil-agents';
 
-/**
- * `agent:{tenant}:{agentId}`. Each part is escaped (`%` → `%25`, `:` → `%3A`), so distinct
- * (tenant, agentId) pairs always give distinct ids, whatever the id grammar allows; for ids of
- * the grammar (platform/ids.ts: no `%` or `:`) this changes nothing, so operators read plain ids.
- */
-export function agentWorkflowId(tenant: string, agentId: string): string {
-  return `agent:${escapeIdPart(tenant)}:${escapeIdPart(agentId)}`;
-}
-
-const escapeIdPart = (s: string) => s.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
+/** `agent:{tenant}:{agentId}` (workflows/ids.ts, which a browser bundle can import on its own). */
+export { agentWorkflowId } from './ids.ts';
 
 /** One signal carries a batch: client events and device connects/disconnects, in order. */
 export interface EventsSignal {
@@ -32,9 +24,7 @@ export interface SetStatusRequest {
   requestId: string;
 }
 
-export type SetStatusResult =
-  | { committed: true; facts: Facts }
-  | { committed: false; reason: string; facts: Facts };
+export type SetStatusResult = { committed: true; facts: Facts } | { committed: false; reason: string; facts: Facts };
 
 export interface TimelineEntry {
   at: number;

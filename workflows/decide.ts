@@ -8,6 +8,7 @@ import {
   closesTask,
   isAction,
   isClientEventType,
+  isWorkStatus,
   opensTask,
   type Actor,
   type AgentEvent,
@@ -26,8 +27,6 @@ import {
 const SYSTEM: Actor = { kind: 'system', id: 'vigil' };
 /** Statuses watched by the no-action windows (reminder, ABNORMAL). */
 const WATCHED: readonly Status[] = ['ONLINE', 'IDLE', 'BUSY'];
-/** What an agent may ask for with a type-2 event. */
-const REQUESTABLE: readonly Status[] = ['ONLINE', 'BUSY', 'OFFLINE'];
 /** Tie-break for deadlines due at the same instant, most severe first. */
 const SEVERITY: readonly PlannedAction[] = ['OFFLINE', 'ABNORMAL', 'REMIND', 'IDLE', 'DEVICE_GONE'];
 
@@ -46,7 +45,13 @@ const bySeverity = (a: Deadline, b: Deadline): number =>
 const isStatusWindow = (action: PlannedAction): action is StatusWindow =>
   action === 'IDLE' || action === 'ABNORMAL' || action === 'OFFLINE';
 
-export function initialState(tenant: string, agentId: string, now: number, rule: Rule = DEFAULT_RULE, engine?: 2): AgentState {
+export function initialState(
+  tenant: string,
+  agentId: string,
+  now: number,
+  rule: Rule = DEFAULT_RULE,
+  engine?: 2,
+): AgentState {
   return {
     ...(engine ? { engine } : {}),
     tenant,
@@ -79,10 +84,15 @@ export function adoptFacts(state: AgentState, facts: Facts): AgentState {
   // A reply overtaken by a newer commit must not roll the state back.
   if (facts.version < state.version) return s;
   const tasksCleared = state.taskCount > 0 && facts.taskCount === 0;
-  const heard = state.engine === 2 ? {
-    ...(facts.lastActionAt !== undefined ? { lastActionAt: Math.max(state.lastActionAt, facts.lastActionAt) } : {}),
-    ...(facts.lastReminderAt !== undefined ? { lastReminderAt: facts.lastReminderAt } : {}),
-  } : {};
+  const heard =
+    state.engine === 2
+      ? {
+          ...(facts.lastActionAt !== undefined
+            ? { lastActionAt: Math.max(state.lastActionAt, facts.lastActionAt) }
+            : {}),
+          ...(facts.lastReminderAt !== undefined ? { lastReminderAt: facts.lastReminderAt } : {}),
+        }
+      : {};
   return {
     ...s,
     status: facts.status,
@@ -183,8 +193,9 @@ function onEvents(state: AgentState, events: AgentEvent[], at: number): Decision
     }
     const wanted = event.data?.['status'];
     const stale = v2 && event.ts < (s.lastRequestTs ?? -Infinity);
-    if (event.type === EventType.WORK_STATUS && REQUESTABLE.includes(wanted as Status) && !stale) {
-      request = { to: wanted as Status, event, t };
+    // What an agent may ask for with a type-2 event: one of the work statuses.
+    if (event.type === EventType.WORK_STATUS && isWorkStatus(wanted) && !stale) {
+      request = { to: wanted, event, t };
       if (v2) s.lastRequestTs = event.ts;
     }
   }
@@ -301,7 +312,8 @@ function onTimer(state: AgentState, at: number): Decision {
   const remind = due.find((d) => d.action === 'REMIND');
   // Engine 2: a reminder is asked of HCM once per silence and version; HCM's answer (sent, or the
   // newer action it knows of) comes back as facts, so it never stays due and wakes us again.
-  if (remind && s.engine === 2) s.proposedKeys = [...(s.proposedKeys ?? []), remind.dedupeKey].slice(-PROPOSED_KEYS_MAX);
+  if (remind && s.engine === 2)
+    s.proposedKeys = [...(s.proposedKeys ?? []), remind.dedupeKey].slice(-PROPOSED_KEYS_MAX);
   if (remind && !statusDue.some((d) => d.action === 'ABNORMAL')) {
     reminders.push({
       tenant: s.tenant,

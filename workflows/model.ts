@@ -24,23 +24,28 @@ export type Cause =
   | 'SUPERVISOR'
   | 'POLICY';
 
-/** Event types of DESIGN.md: one table, shared with the workbench SDK (pure constants). */
-import { EventType } from '../sdk/protocol.ts';
-export { EventType };
+/** Event types of docs/DESIGN.md: one table, shared with the workbench SDK (pure constants). */
+import { EventType, LAST_TICKET_EVENT_TYPE } from '../sdk/protocol.ts';
+export { EventType, LAST_TICKET_EVENT_TYPE };
+/** The statuses an agent may set itself: a wire constant, so the workbench SDK has it too. */
+export { WORK_STATUSES, isWorkStatus, type WorkStatus } from '../sdk/protocol.ts';
 
 /** Types only Vigil produces; clients may not send them. */
 export const INTERNAL_EVENT_TYPES: readonly number[] = [3001, 3002, 3003, 4000];
 
 export function isClientEventType(type: number): boolean {
-  return (type >= 1 && type <= 12) || (type >= 100 && type <= 105);
+  return (
+    (type >= EventType.HEARTBEAT && type <= LAST_TICKET_EVENT_TYPE) ||
+    (type >= EventType.CLICK && type <= EventType.URL_CHANGE)
+  );
 }
 /** Open tasks +1. */
 export function opensTask(type: number): boolean {
-  return type === 3 || type === 9;
+  return type === EventType.TICKET_OPENED || type === EventType.TICKET_REOPENED;
 }
-/** Open tasks −1. */
+/** Open tasks −1: completed, transferred, escalated, handed off. */
 export function closesTask(type: number): boolean {
-  return type >= 5 && type <= 8;
+  return type >= EventType.TICKET_COMPLETED && type <= EventType.TICKET_HANDED_OFF;
 }
 /** Everything a client sends except a heartbeat is an action (work-status changes included). */
 export function isAction(type: number): boolean {
@@ -77,7 +82,7 @@ export const DEFAULT_RULE: Rule = {
   reconnectGraceSec: 60,
 };
 
-/** One event as a client sends it (PROTOCOL.md), plus the device the gateway saw it on. */
+/** One event as a client sends it (docs/PROTOCOL.md), plus the device the gateway saw it on. */
 export interface AgentEvent {
   reqId: string;
   type: number;
@@ -192,16 +197,11 @@ export interface Reminder {
   ruleVersion?: number;
 }
 
-/** What HCM knows; the workflow adopts it. */
-export interface Facts {
-  status: Status;
-  cause: Cause;
-  since: number;
-  version: number;
-  priorStatus: Status | null;
-  offlineByWindow: boolean;
-  taskCount: number;
-  rule: Rule;
+/** What HCM knows; the workflow adopts it: the committed part of AgentState, and a few more. */
+export interface Facts extends Pick<
+  AgentState,
+  'status' | 'cause' | 'since' | 'version' | 'priorStatus' | 'offlineByWindow' | 'taskCount' | 'rule'
+> {
   /** ms, gateway clock: the latest action HCM recorded (absent in replies recorded by engine-1 workers). */
   lastActionAt?: number;
   /** ms: the last reminder HCM sent. */

@@ -70,7 +70,9 @@ export async function measureTemporalLimit(o: {
   const rates = o.rates ?? [100, 200, 400, 800, 1600];
   const stepSec = o.stepSec ?? 20;
   const worker = fork(new URL('./worker.ts', import.meta.url).pathname, [], {
-    execArgv: ['--import', 'tsx'], env: { ...process.env, TEMPORAL_ADDRESS: o.address, TEMPORAL_LOG_LEVEL: 'ERROR' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, TEMPORAL_ADDRESS: o.address, TEMPORAL_LOG_LEVEL: 'ERROR' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
@@ -83,7 +85,11 @@ export async function measureTemporalLimit(o: {
   const steps: LimitStep[] = [];
   try {
     for (let i = 0; i < ids.length; i += 100) {
-      await Promise.all(ids.slice(i, i + 100).map((id) => client.workflow.start('sleeper', { taskQueue: LIMIT_TASK_QUEUE, workflowId: id })));
+      await Promise.all(
+        ids
+          .slice(i, i + 100)
+          .map((id) => client.workflow.start('sleeper', { taskQueue: LIMIT_TASK_QUEUE, workflowId: id })),
+      );
     }
     await new Promise((r) => setTimeout(r, 3000));
     let k = 0;
@@ -110,10 +116,14 @@ export async function measureTemporalLimit(o: {
             const at = Date.now();
             sent++;
             inflight++;
-            client.workflow.getHandle(id).signal('poke').then(
-              () => latencies.push(Date.now() - at),
-              () => {},
-            ).finally(() => inflight--);
+            client.workflow
+              .getHandle(id)
+              .signal('poke')
+              .then(
+                () => latencies.push(Date.now() - at),
+                () => {},
+              )
+              .finally(() => inflight--);
           }
           if (owed > 0 && inflight >= maxInflight) sent = Math.floor((elapsed / 1000) * rate); // the rest is not offered
         }, 10);
@@ -121,26 +131,48 @@ export async function measureTemporalLimit(o: {
       const wall = (Date.now() - t0) / 1000;
       const wft = (await completedWorkflowTasks(o.metricsUrl)) - wft0;
       const step: LimitStep = {
-        offered: rate, signalsPerSec: Math.round(latencies.length / wall),
+        offered: rate,
+        signalsPerSec: Math.round(latencies.length / wall),
         signalMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
-        workflowTasksPerSec: Math.round(wft / wall), processes: usage.stop(),
+        workflowTasksPerSec: Math.round(wft / wall),
+        processes: usage.stop(),
       };
       steps.push(step);
-      o.say(`${o.label}: ${rate} signals/s offered → ${step.signalsPerSec} accepted/s, signal p50 ${step.signalMs.p50} ms p99 ${step.signalMs.p99} ms, ${step.workflowTasksPerSec} workflow tasks/s`);
+      o.say(
+        `${o.label}: ${rate} signals/s offered → ${step.signalsPerSec} accepted/s, signal p50 ${step.signalMs.p50} ms p99 ${step.signalMs.p99} ms, ${step.workflowTasksPerSec} workflow tasks/s`,
+      );
       while (inflight > 0) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 3000)); // backlog drains before the next step
       // Past the peak: more signals only batch into fewer, larger tasks and leave a backlog.
       const best = Math.max(...steps.map((x) => x.workflowTasksPerSec));
-      if ((step.signalMs.p50 ?? Infinity) > 1000 || step.signalsPerSec < 0.8 * rate || step.workflowTasksPerSec < 0.9 * best) break;
+      if (
+        (step.signalMs.p50 ?? Infinity) > 1000 ||
+        step.signalsPerSec < 0.8 * rate ||
+        step.workflowTasksPerSec < 0.9 * best
+      )
+        break;
     }
   } finally {
     for (let i = 0; i < ids.length; i += 100) {
-      await Promise.all(ids.slice(i, i + 100).map((id) => client.workflow.getHandle(id).terminate('limit measured').catch(() => {})));
+      await Promise.all(
+        ids.slice(i, i + 100).map((id) =>
+          client.workflow
+            .getHandle(id)
+            .terminate('limit measured')
+            .catch(() => {}),
+        ),
+      );
     }
     await connection.close();
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
     if (o.temporalPid) await quiet(o.temporalPid, o.say);
   }
-  return { label: o.label, workflows, stepSec, steps, maxWorkflowTasksPerSec: Math.max(0, ...steps.map((s) => s.workflowTasksPerSec)) };
+  return {
+    label: o.label,
+    workflows,
+    stepSec,
+    steps,
+    maxWorkflowTasksPerSec: Math.max(0, ...steps.map((s) => s.workflowTasksPerSec)),
+  };
 }

@@ -32,13 +32,22 @@ export class Fleet {
   private readonly nextStatus = new Map<string, 'BUSY' | 'ONLINE'>();
   private tick = 0;
 
-  constructor(private readonly stack: FaultStack, readonly tenant: string, readonly agents: string[]) {}
+  constructor(
+    private readonly stack: FaultStack,
+    readonly tenant: string,
+    readonly agents: string[],
+  ) {}
 
   async connect(): Promise<void> {
     for (const agentId of this.agents) {
       const c = new WorkbenchClient({
-        url: this.stack.lb.ws, token: () => this.stack.token(this.tenant, agentId), deviceId: `${agentId}-tab`,
-        WebSocket: WebSocket as never, resendAfterMs: 2000, backoff: { initialMs: 200, maxMs: 2000 }, pollIntervalMs: 1000,
+        url: this.stack.lb.ws,
+        token: () => this.stack.token(this.tenant, agentId),
+        deviceId: `${agentId}-tab`,
+        WebSocket: WebSocket,
+        resendAfterMs: 2000,
+        backoff: { initialMs: 200, maxMs: 2000 },
+        pollIntervalMs: 1000,
       });
       c.on('receipt', (r) => {
         const now = Date.now();

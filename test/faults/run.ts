@@ -15,16 +15,23 @@ const { values } = parseArgs({
     'no-readme': { type: 'boolean', default: false },
   },
 });
-const o = { agents: Number(values.agents), trafficMs: Number(values.traffic) * 1000, outageMs: Number(values.outage) * 1000 };
+const o = {
+  agents: Number(values.agents),
+  trafficMs: Number(values.traffic) * 1000,
+  outageMs: Number(values.outage) * 1000,
+};
 if (![o.agents, o.trafficMs, o.outageMs].every((n) => Number.isFinite(n) && n > 0) || o.agents > 500) {
   throw new Error('--agents (1–500), --traffic and --outage (seconds) must be positive numbers');
 }
 const names = values.only ? values.only.split(',') : Object.keys(SCENARIOS);
-for (const n of names) if (!(n in SCENARIOS)) throw new Error(`no scenario ${n}; there are ${Object.keys(SCENARIOS).join(', ')}`);
+for (const n of names)
+  if (!(n in SCENARIOS)) throw new Error(`no scenario ${n}; there are ${Object.keys(SCENARIOS).join(', ')}`);
 
 const say = (l: string) => process.stdout.write(`${l}\n`);
 const t0 = Date.now();
-say(`fault suite: ${names.length} scenarios, ${o.agents} agents, ${o.trafficMs / 1000} s of traffic before and after each fault, outages ${o.outageMs / 1000} s`);
+say(
+  `fault suite: ${names.length} scenarios, ${o.agents} agents, ${o.trafficMs / 1000} s of traffic before and after each fault, outages ${o.outageMs / 1000} s`,
+);
 const stack = await startFaultStack('suite');
 const results: Counts[] = [];
 try {
@@ -33,7 +40,9 @@ try {
     say(`[${((started - t0) / 1000).toFixed(0)} s] ${name}…`);
     const c = await SCENARIOS[name as keyof typeof SCENARIOS](stack, o);
     results.push(c);
-    say(`  ${c.ok ? 'ok' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s: accepted ${c.accepted}/${c.sent}, in HCM ${c.inHcm}, requests committed ${c.committed}/${c.requests}, duplicates ${c.duplicates}, lost ${c.lost}`);
+    say(
+      `  ${c.ok ? 'ok' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s: accepted ${c.accepted}/${c.sent}, in HCM ${c.inHcm}, requests committed ${c.committed}/${c.requests}, duplicates ${c.duplicates}, lost ${c.lost}`,
+    );
     for (const check of c.checks) say(`    ${check}`);
   }
 } finally {
@@ -43,7 +52,10 @@ try {
 const table = [
   '| scenario | agents | events accepted (sent) | facts in HCM | status requests committed by workflows | duplicates | lost | checks |',
   '|---|---|---|---|---|---|---|---|',
-  ...results.map((c) => `| ${c.scenario} | ${c.agents} | ${c.accepted} (${c.sent}) | ${c.inHcm} | ${c.committed} of ${c.requests} | ${c.duplicates} | ${c.lost} | ${c.checks.map((x) => x.replace(/\|/g, '/')).join('; ')} |`),
+  ...results.map(
+    (c) =>
+      `| ${c.scenario} | ${c.agents} | ${c.accepted} (${c.sent}) | ${c.inHcm} | ${c.committed} of ${c.requests} | ${c.duplicates} | ${c.lost} | ${c.checks.map((x) => x.replace(/\|/g, '/')).join('; ')} |`,
+  ),
 ].join('\n');
 say(`\n${table}\n`);
 if (!values['no-readme'] && !values.only) {

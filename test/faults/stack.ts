@@ -54,7 +54,12 @@ export interface FaultStack {
 
 /** Windows long enough that only the scenario's own requests change an agent's status. */
 export const QUIET_RULE = {
-  windows: { idleAfterNoTaskSec: 3600, remindAfterNoActionSec: 3600, abnormalAfterNoActionSec: 7200, offlineAfterAbnormalSec: 3600 },
+  windows: {
+    idleAfterNoTaskSec: 3600,
+    remindAfterNoActionSec: 3600,
+    abnormalAfterNoActionSec: 7200,
+    offlineAfterAbnormalSec: 3600,
+  },
   reconnectGraceSec: 60,
 };
 
@@ -80,15 +85,30 @@ export async function startFaultStack(name: string): Promise<FaultStack> {
 
   const lb = await loadBalancer();
   const base = {
-    ...process.env, DATABASE_URL: pg.url, TEMPORAL_ADDRESS: temporalServer.address, VIGIL_JWT_SECRET: SECRET,
-    VIGIL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'error', TEMPORAL_LOG_LEVEL: 'ERROR',
-    VIGIL_WORKER_METRICS_PORT: '0', VIGIL_DISPATCHER_METRICS_PORT: '0', VIGIL_GATEWAY_LEASE_SEC: '2', VIGIL_DRAIN_GRACE_SEC: '10',
+    ...process.env,
+    DATABASE_URL: pg.url,
+    TEMPORAL_ADDRESS: temporalServer.address,
+    VIGIL_JWT_SECRET: SECRET,
+    VIGIL_TASK_QUEUE: taskQueue,
+    LOG_LEVEL: 'error',
+    TEMPORAL_LOG_LEVEL: 'ERROR',
+    VIGIL_WORKER_METRICS_PORT: '0',
+    VIGIL_DISPATCHER_METRICS_PORT: '0',
+    VIGIL_GATEWAY_LEASE_SEC: '2',
+    VIGIL_DRAIN_GRACE_SEC: '10',
   };
   const start = async (procName: string, script: string, env: Record<string, string>, port?: number): Promise<Proc> => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: ROOT,
+      env: { ...base, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const p: Proc = {
-      name: procName, port, child, exited,
+      name: procName,
+      port,
+      child,
+      exited,
       async kill(signal = 'SIGKILL') {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);
         await exited;
@@ -103,7 +123,10 @@ export async function startFaultStack(name: string): Promise<FaultStack> {
   return {
     databaseUrl: pg.url,
     temporalAddress: temporalServer.address,
-    taskQueue, pool, temporal, lb,
+    taskQueue,
+    pool,
+    temporal,
+    lb,
     token: (tenant, sub, role = 'agent') => signToken(SECRET, { sub, tenant, role }),
     async tenant(scenario) {
       const tenant = `faults-${scenario}-${Date.now().toString(36)}`;

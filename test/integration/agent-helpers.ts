@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { recordEvents } from '../../db/intake.ts';
-import { agentWorkflowId, eventsSignal, stateQuery, type EventsSignal, type LiveState } from '../../workflows/contract.ts';
+import { signalAgent } from '../../workflows/client.ts';
+import { agentWorkflowId, stateQuery, type EventsSignal, type LiveState } from '../../workflows/contract.ts';
 import type { AgentEvent } from '../../workflows/model.ts';
 import { eventually, type Harness } from '../harness.ts';
 
@@ -16,13 +17,7 @@ export async function deliver(h: Harness, agentId: string, batch: EventsSignal):
     // Repeats go through unchanged, so tests can see the workflow's own duplicate check.
     batch = { ...batch, events: batch.events.map((e) => fresh.get(e.reqId) ?? e) };
   }
-  return h.client.workflow.signalWithStart('agentWorkflow', {
-    workflowId: agentWorkflowId(h.tenant, agentId),
-    taskQueue: h.taskQueue,
-    args: [{ tenant: h.tenant, agentId }],
-    signal: eventsSignal,
-    signalArgs: [batch],
-  });
+  return signalAgent(h.client, h.taskQueue, { tenant: h.tenant, agentId }, batch);
 }
 
 export interface LogRow {
@@ -43,12 +38,19 @@ export async function statusLog(h: Harness, agentId: string): Promise<LogRow[]> 
 }
 
 export async function committedStatus(h: Harness, agentId: string): Promise<string | undefined> {
-  const { rows } = await h.pool.query(`SELECT status FROM status_table WHERE tenant = $1 AND agent_id = $2`, [h.tenant, agentId]);
+  const { rows } = await h.pool.query(`SELECT status FROM status_table WHERE tenant = $1 AND agent_id = $2`, [
+    h.tenant,
+    agentId,
+  ]);
   return rows[0]?.status;
 }
 
 export function waitForStatus(h: Harness, agentId: string, status: string, timeoutMs = 20_000) {
-  return eventually(async () => (await committedStatus(h, agentId)) === status, timeoutMs, `${agentId} to be ${status}`);
+  return eventually(
+    async () => (await committedStatus(h, agentId)) === status,
+    timeoutMs,
+    `${agentId} to be ${status}`,
+  );
 }
 
 export function live(h: Harness, agentId: string): Promise<LiveState> {
@@ -59,7 +61,8 @@ export function live(h: Harness, agentId: string): Promise<LiveState> {
 export function assertChain(rows: LogRow[]): void {
   rows.forEach((r, i) => {
     if (r.version !== i + 1) throw new Error(`version gap at ${i}: ${JSON.stringify(rows)}`);
-    if (i > 0 && rows[i - 1]!.to_status !== r.from_status) throw new Error(`broken chain at v${r.version}: ${JSON.stringify(rows)}`);
+    if (i > 0 && rows[i - 1]!.to_status !== r.from_status)
+      throw new Error(`broken chain at v${r.version}: ${JSON.stringify(rows)}`);
     if (r.from_status === r.to_status) throw new Error(`no-op change at v${r.version}`);
   });
 }

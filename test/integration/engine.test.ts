@@ -3,6 +3,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { setAgentStatus, signalAgent } from '../../workflows/client.ts';
 import { agentWorkflowId, setStatusUpdate } from '../../workflows/contract.ts';
 import { recordEvents } from '../../db/intake.ts';
 import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
@@ -19,7 +21,12 @@ const recorded: [string, string, string | undefined][] = [
 ];
 
 const FAST = {
-  windows: { idleAfterNoTaskSec: 1, remindAfterNoActionSec: 2, abnormalAfterNoActionSec: 3, offlineAfterAbnormalSec: 2 },
+  windows: {
+    idleAfterNoTaskSec: 1,
+    remindAfterNoActionSec: 2,
+    abnormalAfterNoActionSec: 3,
+    offlineAfterAbnormalSec: 2,
+  },
   reminderLockSec: 840,
   reconnectGraceSec: 1,
 };
@@ -38,8 +45,17 @@ describe('agent workflow on real Temporal and real Postgres', () => {
       const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'histories');
       await fs.mkdir(dir, { recursive: true });
       for (const [file, agent, runId] of recorded) {
-        const json = execFileSync(inject('temporalCli'), ['workflow', 'show', '--address', inject('temporalAddress'),
-          '--workflow-id', agentWorkflowId(h.tenant, agent), ...(runId ? ['--run-id', runId] : []), '--output', 'json']);
+        const json = execFileSync(inject('temporalCli'), [
+          'workflow',
+          'show',
+          '--address',
+          inject('temporalAddress'),
+          '--workflow-id',
+          agentWorkflowId(h.tenant, agent),
+          ...(runId ? ['--run-id', runId] : []),
+          '--output',
+          'json',
+        ]);
         await fs.writeFile(path.join(dir, `${file}.json`), json);
       }
     }
@@ -52,13 +68,18 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     await waitForStatus(h, agent, 'IDLE', 10_000);
     await waitForStatus(h, agent, 'ABNORMAL', 10_000);
     const { rows: reminders } = await h.pool.query(
-      `SELECT payload FROM status_change_outbox WHERE tenant = $1 AND agent_id = $2 AND topic = 'reminder'`, [h.tenant, agent]);
+      `SELECT payload FROM status_change_outbox WHERE tenant = $1 AND agent_id = $2 AND topic = 'reminder'`,
+      [h.tenant, agent],
+    );
     expect(reminders).toHaveLength(1);
     expect(reminders[0].payload.cause).toBe('NO_ACTION');
     await waitForStatus(h, agent, 'OFFLINE', 10_000);
 
     await deliver(h, agent, { events: [ev(101)] });
-    await eventually(async () => (await live(h, agent)).lastActionAt > 0 && (await live(h, agent)).timeline.some((t) => t.kind === 'events'));
+    await eventually(
+      async () =>
+        (await live(h, agent)).lastActionAt > 0 && (await live(h, agent)).timeline.some((t) => t.kind === 'events'),
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect(await committedStatus(h, agent)).toBe('OFFLINE');
 
@@ -67,7 +88,10 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     const log = await statusLog(h, agent);
     assertChain(log);
     expect(log.slice(0, 4).map((r) => `${r.to_status}:${r.cause}`)).toEqual([
-      'IDLE:NO_TASK', 'ABNORMAL:NO_ACTION', 'OFFLINE:ABNORMAL_TIMEOUT', 'ONLINE:AGENT_REQUEST',
+      'IDLE:NO_TASK',
+      'ABNORMAL:NO_ACTION',
+      'OFFLINE:ABNORMAL_TIMEOUT',
+      'ONLINE:AGENT_REQUEST',
     ]);
   });
 
@@ -90,10 +114,14 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     await eventually(async () => (await live(h, agent)).runInputs > 0);
     // The task is a fact in Postgres; the workflow has not heard of it when its timer fires.
     await recordEvents(h.pool, h.tenant, agent, [ev(3, { ticketId: 'T-9' })]);
-    const state = await eventually(async () => {
-      const s = await live(h, agent);
-      return s.timeline.some((t) => t.kind === 'reject' && t.detail.includes('HAS_OPEN_TASKS')) ? s : undefined;
-    }, 10_000, 'the HCM rejection');
+    const state = await eventually(
+      async () => {
+        const s = await live(h, agent);
+        return s.timeline.some((t) => t.kind === 'reject' && t.detail.includes('HAS_OPEN_TASKS')) ? s : undefined;
+      },
+      10_000,
+      'the HCM rejection',
+    );
     expect(state.status).toBe('ONLINE');
     expect(state.taskCount).toBe(1);
     expect(await statusLog(h, agent)).toEqual([]);
@@ -110,12 +138,36 @@ describe('agent workflow on real Temporal and real Postgres', () => {
       args: [{ status: 'BUSY', actor: { kind: 'agent', id: agent }, requestId: 'r2' }],
     });
     expect(again).toMatchObject({ committed: false, reason: 'NO_CHANGE' });
-    const refused = await handle.executeUpdate(setStatusUpdate, {
-      args: [{ status: 'ABNORMAL', actor: { kind: 'agent', id: agent }, requestId: 'r3' }],
-    }).catch((err: Error) => err);
+    const refused = await handle
+      .executeUpdate(setStatusUpdate, {
+        args: [{ status: 'ABNORMAL', actor: { kind: 'agent', id: agent }, requestId: 'r3' }],
+      })
+      .catch((err: Error) => err);
     expect(refused).toBeInstanceOf(Error);
     expect(String((refused as Error & { cause?: Error }).cause?.message)).toMatch(/may set only/);
     expect(await committedStatus(h, agent)).toBe('BUSY');
+  });
+
+  it('setAgentStatus starts the workflow of an agent not seen before and answers in the same call (update-with-start)', async () => {
+    const agent = 'first-request';
+    const request = { tenant: h.tenant, agentId: agent };
+    const ok = await setAgentStatus(h.client, h.taskQueue, request, {
+      status: 'BUSY',
+      actor: { kind: 'agent', id: agent },
+      requestId: 'u1',
+    });
+    expect(ok).toMatchObject({ committed: true, facts: { status: 'BUSY' } });
+    expect(await committedStatus(h, agent)).toBe('BUSY');
+    const firstRun = (await h.client.workflow.getHandle(agentWorkflowId(h.tenant, agent)).describe()).runId;
+    // The running workflow answers the next request; its validator's refusal arrives as before.
+    const refused = await setAgentStatus(h.client, h.taskQueue, request, {
+      status: 'IDLE',
+      actor: { kind: 'agent', id: agent },
+      requestId: 'u2',
+    }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(String((refused as WorkflowUpdateFailedError).cause?.message)).toMatch(/may set only/);
+    expect((await h.client.workflow.getHandle(agentWorkflowId(h.tenant, agent)).describe()).runId).toBe(firstRun);
   });
 
   it('fires a window exactly once when the worker restarts in the middle of it', async () => {
@@ -136,8 +188,23 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     await waitForStatus(h, agent, 'ABNORMAL', 10_000);
     const before = await statusLog(h, agent);
     const id = agentWorkflowId(h.tenant, agent);
-    execFileSync(inject('temporalCli'), ['workflow', 'reset', '--address', inject('temporalAddress'), '--workflow-id', id,
-      '--type', 'FirstWorkflowTask', '--reason', 'test reset', '--yes'], { stdio: 'pipe' });
+    execFileSync(
+      inject('temporalCli'),
+      [
+        'workflow',
+        'reset',
+        '--address',
+        inject('temporalAddress'),
+        '--workflow-id',
+        id,
+        '--type',
+        'FirstWorkflowTask',
+        '--reason',
+        'test reset',
+        '--yes',
+      ],
+      { stdio: 'pipe' },
+    );
     // The new run replays the old events against HCM's fresh facts: nothing may be committed twice.
     await eventually(async () => (await live(h, agent)).runInputs > 0 && (await live(h, agent)).status === 'ABNORMAL');
     await new Promise((r) => setTimeout(r, 1000));
@@ -153,10 +220,12 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     const id = agentWorkflowId(h.tenant, agent);
     const open = ev(3, { ticketId: 'T-roll' });
     await recordEvents(h.pool, h.tenant, agent, [open]);
-    const first = await h.client.workflow.signalWithStart('agentWorkflow', {
-      workflowId: id, taskQueue: h.taskQueue, args: [{ tenant: h.tenant, agentId: agent, historyLimit: 40 }],
-      signal: 'events', signalArgs: [{ events: [open] }],
-    });
+    const first = await signalAgent(
+      h.client,
+      h.taskQueue,
+      { tenant: h.tenant, agentId: agent, historyLimit: 40 },
+      { events: [open] },
+    );
     const firstRun = first.signaledRunId;
     recorded.push(['continued-as-new', agent, firstRun]);
     const repeated = ev(101);
@@ -164,16 +233,24 @@ describe('agent workflow on real Temporal and real Postgres', () => {
       await deliver(h, agent, { events: [i === 0 ? repeated : ev(101)] });
       await new Promise((r) => setTimeout(r, 50));
     }
-    const desc = await eventually(async () => {
-      const d = await h.client.workflow.getHandle(id).describe();
-      return d.runId !== firstRun ? d : undefined;
-    }, 15_000, 'a continue-as-new');
+    const desc = await eventually(
+      async () => {
+        const d = await h.client.workflow.getHandle(id).describe();
+        return d.runId !== firstRun ? d : undefined;
+      },
+      15_000,
+      'a continue-as-new',
+    );
     expect(desc.status.name).toBe('RUNNING');
     await deliver(h, agent, { events: [repeated] });
-    const s = await eventually(async () => {
-      const st = await live(h, agent);
-      return st.timeline.some((t) => t.detail === '1 events, 1 duplicates') ? st : undefined;
-    }, 10_000, 'the carried reqId to be recognised');
+    const s = await eventually(
+      async () => {
+        const st = await live(h, agent);
+        return st.timeline.some((t) => t.detail === '1 events, 1 duplicates') ? st : undefined;
+      },
+      10_000,
+      'the carried reqId to be recognised',
+    );
     expect(s.taskCount).toBe(1);
     expect(s.next?.action).toBe('REMIND'); // the carried silence window: reminder first
     // The run the first one continued as: it has carried input and has run workflow tasks by now.
@@ -188,11 +265,15 @@ describe('agent workflow on real Temporal and real Postgres', () => {
     await deliver(h, agent, { events: [ev(101)] });
     await waitForStatus(h, agent, 'IDLE');
     const id = agentWorkflowId(h.tenant, agent);
-    await eventually(async () => {
-      for await (const wf of h.client.workflow.list({ query: `AgentStatus='IDLE' AND Tenant='${h.tenant}'` })) {
-        if (wf.workflowId === id) return true;
-      }
-      return false;
-    }, 15_000, 'the visibility record');
+    await eventually(
+      async () => {
+        for await (const wf of h.client.workflow.list({ query: `AgentStatus='IDLE' AND Tenant='${h.tenant}'` })) {
+          if (wf.workflowId === id) return true;
+        }
+        return false;
+      },
+      15_000,
+      'the visibility record',
+    );
   });
 });

@@ -18,14 +18,19 @@ describe('facts first: windows decided from HCM facts at wake-up', () => {
 
   const put = async (path: string, body: object) => {
     const res = await fetch(`${g.http}${path}`, {
-      method: 'PUT', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      method: 'PUT',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
     });
     const json = (await res.json()) as Record<string, unknown>;
     if (res.status >= 300) throw new Error(`PUT ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
   const windows = (abnormal: number) => ({
-    idleAfterNoTaskSec: 1, remindAfterNoActionSec: abnormal - 2, abnormalAfterNoActionSec: abnormal, offlineAfterAbnormalSec: 30,
+    idleAfterNoTaskSec: 1,
+    remindAfterNoActionSec: abnormal - 2,
+    abnormalAfterNoActionSec: abnormal,
+    offlineAfterAbnormalSec: 30,
   });
 
   /** Clicks every 500 ms for `ms`, each with its ts shifted by `tsOffsetMs` (a skewed client clock). */
@@ -39,7 +44,9 @@ describe('facts first: windows decided from HCM facts at wake-up', () => {
 
   async function reminders(agentId: string): Promise<number> {
     const { rows } = await h.pool.query(
-      `SELECT count(*)::int AS n FROM status_change_outbox WHERE tenant = $1 AND agent_id = $2 AND topic = 'reminder'`, [h.tenant, agentId]);
+      `SELECT count(*)::int AS n FROM status_change_outbox WHERE tenant = $1 AND agent_id = $2 AND topic = 'reminder'`,
+      [h.tenant, agentId],
+    );
     return rows[0].n;
   }
 
@@ -47,7 +54,9 @@ describe('facts first: windows decided from HCM facts at wake-up', () => {
   async function lateness(agentId: string, to: string, windowSec: number): Promise<number> {
     const { rows } = await h.pool.query(
       `SELECT extract(epoch FROM committed_at - window_start) * 1000 AS ms FROM unified_work_status_log
-        WHERE tenant = $1 AND agent_id = $2 AND to_status = $3 ORDER BY version LIMIT 1`, [h.tenant, agentId, to]);
+        WHERE tenant = $1 AND agent_id = $2 AND to_status = $3 ORDER BY version LIMIT 1`,
+      [h.tenant, agentId, to],
+    );
     return Number(rows[0].ms) - windowSec * 1000;
   }
 
@@ -99,7 +108,10 @@ describe('facts first: windows decided from HCM facts at wake-up', () => {
 
     await waitForStatus(h, 'hasty', 'ABNORMAL', 10_000);
     await waitForStatus(h, 'patient', 'ABNORMAL', 15_000);
-    for (const [agent, sec] of [['hasty', 3], ['patient', 7]] as const) {
+    for (const [agent, sec] of [
+      ['hasty', 3],
+      ['patient', 7],
+    ] as const) {
       const late = await lateness(agent, 'ABNORMAL', sec);
       expect(late, agent).toBeGreaterThanOrEqual(0);
       expect(late, agent).toBeLessThan(1000);
@@ -132,7 +144,10 @@ describe('facts first: windows decided from HCM facts at wake-up', () => {
     await Promise.all([keepClicking(behind, 9000, -11 * 60_000), keepClicking(ahead, 9000, 11 * 60_000)]);
     for (const agent of ['clock-behind', 'clock-ahead']) {
       expect(await reminders(agent), agent).toBe(0);
-      expect((await statusLog(h, agent)).filter((r) => r.to_status === 'ABNORMAL' || r.to_status === 'OFFLINE'), agent).toEqual([]);
+      expect(
+        (await statusLog(h, agent)).filter((r) => r.to_status === 'ABNORMAL' || r.to_status === 'OFFLINE'),
+        agent,
+      ).toEqual([]);
     }
     // Gone silent, the skewed agent still goes ABNORMAL on time by the gateway's clock.
     await waitForStatus(h, 'clock-behind', 'ABNORMAL', 10_000);
@@ -141,7 +156,11 @@ describe('facts first: windows decided from HCM facts at wake-up', () => {
     expect(late).toBeLessThan(1000);
     // And its return is taken: the action is after the status by the gateway's clock.
     behind.send({ type: 'events', events: [click(-11 * 60_000)] });
-    await eventually(async () => (await statusLog(h, 'clock-behind')).some((r) => r.cause === 'ACTIVITY_RESUMED'), 10_000, 'the return from ABNORMAL');
+    await eventually(
+      async () => (await statusLog(h, 'clock-behind')).some((r) => r.cause === 'ACTIVITY_RESUMED'),
+      10_000,
+      'the return from ABNORMAL',
+    );
     behind.socket.close();
     ahead.socket.close();
   });
@@ -154,7 +173,10 @@ describe('facts first: windows decided from HCM facts at wake-up', () => {
     // Pure activity is not signalled (the digest interval is minutes): only HCM's facts know it.
     await keepClicking(c, 6000);
     expect(await reminders(agent)).toBe(0);
-    const { rows } = await h.pool.query(`SELECT count(*)::int AS n FROM intake_pending WHERE tenant = $1 AND agent_id = $2`, [h.tenant, agent]);
+    const { rows } = await h.pool.query(
+      `SELECT count(*)::int AS n FROM intake_pending WHERE tenant = $1 AND agent_id = $2`,
+      [h.tenant, agent],
+    );
     expect(rows[0].n).toBe(0);
     // The workflow heard of none of the clicks, and woke at the reminder deadline to HCM's newer action.
     const state = await live(h, agent);

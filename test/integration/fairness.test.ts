@@ -38,7 +38,8 @@ async function flood(g: TestGateway, agent: string, ms: number, sockets: number,
   const httpLoops = Array.from({ length: 4 }, async () => {
     while (Date.now() < until) {
       const r = await fetch(`${g.http}/v1/events`, {
-        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ deviceId: 'flood-http', events: clicks(10) }),
       });
       httpCodes.push(r.status);
@@ -71,7 +72,8 @@ async function behave(g: TestGateway, agent: string, ms: number) {
   const http = (async () => {
     while (Date.now() < until) {
       const r = await fetch(`${g.http}/v1/events`, {
-        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ deviceId: 'calm-http', events: clicks(5) }),
       });
       httpCodes.push(r.status);
@@ -83,7 +85,12 @@ async function behave(g: TestGateway, agent: string, ms: number) {
   await Promise.all([ws, http]);
   // Every frame sent gets its receipt (a generous wait: the box is shared).
   const deadline = Date.now() + 20_000;
-  while (c.frames.filter((f) => f.type === 'receipt').length < sent && c.socket.readyState === c.socket.OPEN && Date.now() < deadline) await sleep(50);
+  while (
+    c.frames.filter((f) => f.type === 'receipt').length < sent &&
+    c.socket.readyState === c.socket.OPEN &&
+    Date.now() < deadline
+  )
+    await sleep(50);
   const open = c.socket.readyState === c.socket.OPEN;
   const receipts = c.frames.filter((f) => f.type === 'receipt') as { accepted: string[] }[];
   const errors = c.frames.filter((f) => f.type === 'error');
@@ -111,7 +118,12 @@ describe('limits fall on the one who exceeds them', () => {
   it('an agent flooding over HTTP and 5 websockets hits its own budget; a normal agent of the tenant is never limited', async () => {
     // Before: 5 connections, each within its own 100/s, plus posts within the HTTP quota took the
     // whole tenant (300/s), and the tenant limit then refused and closed everyone of the tenant.
-    const g = await gateway({ connEventsPerSec: 100, agentEventsPerSec: 100, tenantEventsPerSec: 300, httpReqPerSec: 50 });
+    const g = await gateway({
+      connEventsPerSec: 100,
+      agentEventsPerSec: 100,
+      tenantEventsPerSec: 300,
+      httpReqPerSec: 50,
+    });
     const [flooder, calm] = await Promise.all([flood(g, 'flooder', 4000, 5), behave(g, 'calm', 4000)]);
 
     expect(calm.errors).toEqual([]);
@@ -129,7 +141,13 @@ describe('limits fall on the one who exceeds them', () => {
 
   it('when the tenant is short, only agents above their fair share are refused', async () => {
     // Every other limit is out of the way here: the flooder alone outruns the tenant (200/s).
-    const g = await gateway({ connEventsPerSec: 10_000, agentEventsPerSec: 10_000, tenantEventsPerSec: 200, httpReqPerSec: 1000, wsMaxInflightFrames: 10_000 });
+    const g = await gateway({
+      connEventsPerSec: 10_000,
+      agentEventsPerSec: 10_000,
+      tenantEventsPerSec: 200,
+      httpReqPerSec: 1000,
+      wsMaxInflightFrames: 10_000,
+    });
     const [flooder, calm] = await Promise.all([flood(g, 'greedy', 4000, 2, 5), behave(g, 'bystander', 4000)]);
 
     expect(calm.errors).toEqual([]);
@@ -140,12 +158,18 @@ describe('limits fall on the one who exceeds them', () => {
 
     expect(flooder.httpCodes).toContain(429);
     expect(flooder.wsCloses).toContain(4429);
-    expect(flooder.errorFrames).toContainEqual(expect.objectContaining({ code: 'RATE_LIMITED', message: expect.stringMatching(/tenant/) }));
+    expect(flooder.errorFrames).toContainEqual(
+      expect.objectContaining({ code: 'RATE_LIMITED', message: expect.stringMatching(/tenant/) }),
+    );
   });
 
   it('an agent may hold at most agentMaxConnections websockets here; one more is refused with 4429', async () => {
     const g = await gateway({ agentMaxConnections: 3 });
-    const open = [await helloClient(g, 'tabs', 'a'), await helloClient(g, 'tabs', 'b'), await helloClient(g, 'tabs', 'c')];
+    const open = [
+      await helloClient(g, 'tabs', 'a'),
+      await helloClient(g, 'tabs', 'b'),
+      await helloClient(g, 'tabs', 'c'),
+    ];
     const extra = await rawClient(g.ws);
     extra.send({ type: 'hello', token: await g.token('tabs'), deviceId: 'd', modules: [] });
     expect(await extra.closed).toBe(4429);
@@ -166,14 +190,23 @@ describe('limits fall on the one who exceeds them', () => {
     // Sent in one go: they all arrive while the first one's transaction is still in flight.
     for (let i = 0; i < 30; i++) c.send({ type: 'events', events: clicks(1) });
     expect(await c.closed).toBe(4429);
-    expect(c.frames.at(-1)).toMatchObject({ type: 'error', code: 'RATE_LIMITED', message: expect.stringMatching(/in flight/) });
+    expect(c.frames.at(-1)).toMatchObject({
+      type: 'error',
+      code: 'RATE_LIMITED',
+      message: expect.stringMatching(/in flight/),
+    });
     expect(c.frames.filter((f) => f.type === 'receipt').length).toBeLessThanOrEqual(4);
   });
 
   it('bad bearer strings are limited by address, not each given a quota of their own', async () => {
     const g = await gateway({ httpReqPerSec: 5 });
-    const codes = await Promise.all(Array.from({ length: 40 }, () =>
-      fetch(`${g.http}/v1/agents/x`, { headers: { authorization: `Bearer ${randomUUID()}.${randomUUID()}` } }).then((r) => r.status)));
+    const codes = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        fetch(`${g.http}/v1/agents/x`, { headers: { authorization: `Bearer ${randomUUID()}.${randomUUID()}` } }).then(
+          (r) => r.status,
+        ),
+      ),
+    );
     // Burst 10 for this address: the rest are 429 before any token work.
     expect(codes.filter((c) => c === 401).length).toBeLessThanOrEqual(15);
     expect(codes.filter((c) => c === 429).length).toBeGreaterThanOrEqual(25);

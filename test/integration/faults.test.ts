@@ -16,14 +16,21 @@ describe('faults: nothing accepted is lost, nothing is duplicated', () => {
   });
 
   for (const [name, run] of Object.entries(SCENARIOS)) {
-    it(name, async () => {
-      const c: Counts = await run(stack, FAST);
-      expect(c.checks.filter((x) => !x.startsWith('ok')), JSON.stringify(c)).toEqual([]);
-      expect(c.accepted).toBeGreaterThan(0);
-      expect(c.requests).toBeGreaterThan(0);
-      expect(c.lost).toBe(0);
-      expect(c.duplicates).toBe(0);
-      expect(c.ok).toBe(true);
-    }, 180_000);
+    it(
+      name,
+      async () => {
+        const c: Counts = await run(stack, FAST);
+        expect(
+          c.checks.filter((x) => !x.startsWith('ok')),
+          JSON.stringify(c),
+        ).toEqual([]);
+        expect(c.accepted).toBeGreaterThan(0);
+        expect(c.requests).toBeGreaterThan(0);
+        expect(c.lost).toBe(0);
+        expect(c.duplicates).toBe(0);
+        expect(c.ok).toBe(true);
+      },
+      180_000,
+    );
   }
 });

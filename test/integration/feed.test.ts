@@ -1,14 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGateway } from '../../gateway/server.ts';
 import { signToken } from '../../platform/auth.ts';
 import { dispatchFeedOnce } from '../../workers/dispatcher.ts';
+import { harnessGateway } from './gateway-helpers.ts';
 import { createHarness, type Harness } from '../harness.ts';
 
 async function commitOutbox(c: { query: Harness['pool']['query'] }, h: Harness, agent: string, version: number) {
   await c.query(
     `INSERT INTO status_change_outbox (tenant, agent_id, topic, version, dedupe_key, payload)
      VALUES ($1, $2, 'status', $3, $4, $5)`,
-    [h.tenant, agent, version, `k${version}`, JSON.stringify({ from: 'ONLINE', to: 'IDLE', cause: 'NO_TASK', actor: 'system:vigil' })],
+    [
+      h.tenant,
+      agent,
+      version,
+      `k${version}`,
+      JSON.stringify({ from: 'ONLINE', to: 'IDLE', cause: 'NO_TASK', actor: 'system:vigil' }),
+    ],
   );
 }
 
@@ -34,13 +40,24 @@ describe('status feed lane', () => {
     expect(rows.map((r) => r.agent_id)).toEqual(['a-short', 'a-long']);
 
     const secret = 'feed-test-secret-0123456789';
-    const app = buildGateway({ pool: h.pool, temporal: h.client, namespace: 'default', taskQueue: h.taskQueue, jwtSecret: secret });
+    const app = harnessGateway(h, secret);
     const svc = await signToken(secret, { tenant: h.tenant, sub: 'wfm', role: 'service' });
-    const res = await app.inject({ url: '/v1/status-changes?after=0&limit=10', headers: { authorization: `Bearer ${svc}` } });
+    const res = await app.inject({
+      url: '/v1/status-changes?after=0&limit=10',
+      headers: { authorization: `Bearer ${svc}` },
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.changes.map((c: { agentId: string }) => c.agentId)).toEqual(['a-short', 'a-long']);
     expect(body.next).toBe(body.changes[1].seq);
+    // Supervisors read it too (the operator console's live updates); agents do not.
+    const sup = await signToken(secret, { tenant: h.tenant, sub: 'sup', role: 'supervisor' });
+    const bySupervisor = await app.inject({
+      url: '/v1/status-changes?after=0&limit=10',
+      headers: { authorization: `Bearer ${sup}` },
+    });
+    expect(bySupervisor.statusCode).toBe(200);
+    expect(bySupervisor.json()).toEqual(body);
     const agentToken = await signToken(secret, { tenant: h.tenant, sub: 'a1', role: 'agent' });
     const denied = await app.inject({ url: '/v1/status-changes', headers: { authorization: `Bearer ${agentToken}` } });
     expect(denied.statusCode).toBe(403);

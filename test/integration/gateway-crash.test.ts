@@ -16,13 +16,23 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 /** Every gateway process a test started: killed in afterAll even when the test failed half-way. */
 const spawned: ChildProcess[] = [];
 
-async function gatewayProcess(h: Harness, env: Record<string, string>): Promise<{ child: ChildProcess; ws: string; exited: Promise<number | null> }> {
+async function gatewayProcess(
+  h: Harness,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; ws: string; exited: Promise<number | null> }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
     cwd: ROOT,
     env: {
-      ...process.env, PORT: String(port), DATABASE_URL: inject('databaseUrl'), TEMPORAL_ADDRESS: inject('temporalAddress'),
-      VIGIL_JWT_SECRET: SECRET, VIGIL_TASK_QUEUE: h.taskQueue, VIGIL_GATEWAY_LEASE_SEC: '1', LOG_LEVEL: 'warn', ...env,
+      ...process.env,
+      PORT: String(port),
+      DATABASE_URL: inject('databaseUrl'),
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      VIGIL_JWT_SECRET: SECRET,
+      VIGIL_TASK_QUEUE: h.taskQueue,
+      VIGIL_GATEWAY_LEASE_SEC: '1',
+      LOG_LEVEL: 'warn',
+      ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -38,7 +48,15 @@ describe('gateway process: crash and rolling restart', () => {
   let g: TestGateway;
   beforeAll(async () => {
     h = await createHarness('gwcrash');
-    await setRule(h, 'slow', { windows: { idleAfterNoTaskSec: 600, remindAfterNoActionSec: 600, abnormalAfterNoActionSec: 900, offlineAfterAbnormalSec: 600 }, reconnectGraceSec: 60 });
+    await setRule(h, 'slow', {
+      windows: {
+        idleAfterNoTaskSec: 600,
+        remindAfterNoActionSec: 600,
+        abnormalAfterNoActionSec: 900,
+        offlineAfterAbnormalSec: 600,
+      },
+      reconnectGraceSec: 60,
+    });
     w = await h.startWorker();
     // The surviving instance: its sweeper acts for the dead one.
     g = await startGateway(h, { leaseSec: 1 });
@@ -52,7 +70,11 @@ describe('gateway process: crash and rolling restart', () => {
 
   const hello = async (url: string, agent: string, deviceId: string): Promise<RawClient> => {
     const c = await rawClient(url);
-    c.send({ type: 'hello', token: await signToken(SECRET, { sub: agent, tenant: h.tenant, role: 'agent' }), deviceId });
+    c.send({
+      type: 'hello',
+      token: await signToken(SECRET, { sub: agent, tenant: h.tenant, role: 'agent' }),
+      deviceId,
+    });
     await c.next('welcome');
     return c;
   };
@@ -70,7 +92,10 @@ describe('gateway process: crash and rolling restart', () => {
     const sent = Date.now();
     c.send({ type: 'events', events: [click] });
     expect(await c.next('receipt')).toMatchObject({ accepted: [click.reqId] });
-    const { rows: facts } = await h.pool.query('SELECT last_action_at FROM status_table WHERE tenant = $1 AND agent_id = $2', [h.tenant, agent]);
+    const { rows: facts } = await h.pool.query(
+      'SELECT last_action_at FROM status_table WHERE tenant = $1 AND agent_id = $2',
+      [h.tenant, agent],
+    );
     expect(facts[0].last_action_at.getTime()).toBeGreaterThanOrEqual(sent - 5);
     await relay.cut();
     const busy = { reqId: randomUUID(), type: 2, ts: Date.now(), data: { status: 'BUSY' } };
@@ -83,8 +108,15 @@ describe('gateway process: crash and rolling restart', () => {
     expect(await committedStatus(h, agent)).toBe('ONLINE');
     // After the dead lease runs out, the sweeper forwards the event and declares the device gone.
     await waitForStatus(h, agent, 'BUSY', 15_000);
-    await eventually(async () => (await live(h, agent)).devices['tab-c']?.connected === false, 15_000, 'the swept disconnect');
-    const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM intake_pending WHERE tenant = $1 AND agent_id = $2', [h.tenant, agent]);
+    await eventually(
+      async () => (await live(h, agent)).devices['tab-c']?.connected === false,
+      15_000,
+      'the swept disconnect',
+    );
+    const { rows } = await h.pool.query(
+      'SELECT count(*)::int AS n FROM intake_pending WHERE tenant = $1 AND agent_id = $2',
+      [h.tenant, agent],
+    );
     expect(rows[0].n).toBe(0);
   });
 
@@ -98,7 +130,11 @@ describe('gateway process: crash and rolling restart', () => {
     expect(await p.exited).toBe(0);
     // The workbench reconnects to another instance within the grace; the other one never does.
     const again = await hello(g.ws, 'roller', 'tab-r');
-    await eventually(async () => (await live(h, 'leaver')).devices['tab-l']?.connected === false, 15_000, 'the leaver to be swept');
+    await eventually(
+      async () => (await live(h, 'leaver')).devices['tab-l']?.connected === false,
+      15_000,
+      'the leaver to be swept',
+    );
     const s = await live(h, 'roller');
     expect(s.devices['tab-r']?.connected).toBe(true);
     expect(s.timeline.some((t) => t.kind === 'device' && t.detail === 'tab-r disconnected')).toBe(false);

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import type { Pool } from '../../db/pool.ts';
 import { signToken, type Role } from '../../platform/auth.ts';
 import type { GatewayTuning } from '../../platform/config.ts';
-import { buildGateway } from '../../gateway/server.ts';
+import { buildGateway, type GatewayDeps } from '../../gateway/server.ts';
 import { eventually, type Harness } from '../harness.ts';
 
 export const SECRET = 'integration-test-secret-0123456789';
@@ -20,13 +20,30 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/** A gateway app (not listening) on the harness's Postgres, Temporal and task queue; `extra` overrides. */
+export function harnessGateway(h: Harness, jwtSecret = SECRET, extra: Partial<GatewayDeps> = {}): FastifyInstance {
+  return buildGateway({
+    pool: h.pool,
+    temporal: h.client,
+    namespace: 'default',
+    taskQueue: h.taskQueue,
+    jwtSecret,
+    ...extra,
+  });
+}
+
 /** `extra.temporal`/`extra.pool`: a gateway reaching Temporal or Postgres its own way (e.g. through a relay). */
 export async function startGateway(
-  h: Harness, tuning: Partial<GatewayTuning> = {}, extra: { allowedOrigins?: string[]; temporal?: Client; pool?: Pool } = {},
+  h: Harness,
+  tuning: Partial<GatewayTuning> = {},
+  extra: { allowedOrigins?: string[]; temporal?: Client; pool?: Pool; temporalUiUrl?: string } = {},
 ): Promise<TestGateway> {
-  const app = buildGateway({
-    pool: extra.pool ?? h.pool, temporal: extra.temporal ?? h.client, namespace: 'default', taskQueue: h.taskQueue, jwtSecret: SECRET,
-    tuning: { heartbeatMs: 1000, leaseSec: 1, drainGraceSec: 0, ...tuning }, allowedOrigins: extra.allowedOrigins ?? [],
+  const app = harnessGateway(h, SECRET, {
+    pool: extra.pool ?? h.pool,
+    temporal: extra.temporal ?? h.client,
+    tuning: { heartbeatMs: 1000, leaseSec: 1, drainGraceSec: 0, ...tuning },
+    allowedOrigins: extra.allowedOrigins ?? [],
+    temporalUiUrl: extra.temporalUiUrl,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;
@@ -34,7 +51,8 @@ export async function startGateway(
     app,
     http: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/v1/ws`,
-    token: (sub, role = 'agent', o = {}) => signToken(o.secret ?? SECRET, { sub, tenant: o.tenant ?? h.tenant, role }, o.ttlSec),
+    token: (sub, role = 'agent', o = {}) =>
+      signToken(o.secret ?? SECRET, { sub, tenant: o.tenant ?? h.tenant, role }, o.ttlSec),
     close: () => app.close(),
   };
 }
@@ -47,7 +65,11 @@ export interface RawClient {
   next(type: string, after?: number): Promise<Record<string, unknown>>;
 }
 
-export async function rawClient(url: string, headers: Record<string, string> = {}, opts: WebSocket.ClientOptions = {}): Promise<RawClient> {
+export async function rawClient(
+  url: string,
+  headers: Record<string, string> = {},
+  opts: WebSocket.ClientOptions = {},
+): Promise<RawClient> {
   const socket = new WebSocket(url, { ...opts, headers });
   const frames: Record<string, unknown>[] = [];
   socket.on('message', (d) => frames.push(JSON.parse(d.toString())));

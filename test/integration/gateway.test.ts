@@ -7,7 +7,12 @@ import { assertChain, live, statusLog, waitForStatus } from './agent-helpers.ts'
 import { helloClient, rawClient, startGateway, type TestGateway } from './gateway-helpers.ts';
 
 const FAST = {
-  windows: { idleAfterNoTaskSec: 1, remindAfterNoActionSec: 2, abnormalAfterNoActionSec: 3, offlineAfterAbnormalSec: 30 },
+  windows: {
+    idleAfterNoTaskSec: 1,
+    remindAfterNoActionSec: 2,
+    abnormalAfterNoActionSec: 3,
+    offlineAfterAbnormalSec: 30,
+  },
   reminderLockSec: 840,
   reconnectGraceSec: 2,
 };
@@ -41,7 +46,13 @@ describe('gateway on real Temporal and real Postgres', () => {
 
   it('an SDK client drives ONLINE → IDLE → ABNORMAL → back to IDLE on activity', async () => {
     const agent = 'sdk-walker';
-    const sdk = new WorkbenchClient({ url: g.ws, token: () => g.token(agent), deviceId: 'tab-sdk', WebSocket: WebSocket as never, resendAfterMs: 1000 });
+    const sdk = new WorkbenchClient({
+      url: g.ws,
+      token: () => g.token(agent),
+      deviceId: 'tab-sdk',
+      WebSocket: WebSocket,
+      resendAfterMs: 1000,
+    });
     const receipts: unknown[] = [];
     sdk.on('receipt', (r) => receipts.push(r));
     sdk.start();
@@ -59,7 +70,11 @@ describe('gateway on real Temporal and real Postgres', () => {
       await waitForStatus(h, agent, 'IDLE', 10_000);
       const log = await statusLog(h, agent);
       assertChain(log);
-      expect(log.map((r) => `${r.to_status}:${r.cause}`)).toEqual(['IDLE:NO_TASK', 'ABNORMAL:NO_ACTION', 'IDLE:ACTIVITY_RESUMED']);
+      expect(log.map((r) => `${r.to_status}:${r.cause}`)).toEqual([
+        'IDLE:NO_TASK',
+        'ABNORMAL:NO_ACTION',
+        'IDLE:ACTIVITY_RESUMED',
+      ]);
     } finally {
       await sdk.stop();
     }
@@ -75,15 +90,23 @@ describe('gateway on real Temporal and real Postgres', () => {
     const r2 = c.frames.filter((f) => f.type === 'receipt')[1]!;
     expect(r1).toMatchObject({ accepted: [e.reqId], duplicates: [], rejected: [] });
     expect(r2).toMatchObject({ accepted: [], duplicates: [e.reqId], rejected: [] });
-    const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM event_dedupe WHERE tenant = $1 AND agent_id = $2', [h.tenant, 'dup']);
+    const { rows } = await h.pool.query(
+      'SELECT count(*)::int AS n FROM event_dedupe WHERE tenant = $1 AND agent_id = $2',
+      [h.tenant, 'dup'],
+    );
     expect(rows[0].n).toBe(1);
     c.socket.close();
   });
 
   it('closes a malformed frame with 4400 after an error frame, and writes nothing', async () => {
-    for (const bad of ['{"type":"events","events":[{"reqId":"x","type":101,"ts":1}]}', 'not json', JSON.stringify({ type: 'hello', token: 'x' })]) {
+    for (const bad of [
+      '{"type":"events","events":[{"reqId":"x","type":101,"ts":1}]}',
+      'not json',
+      JSON.stringify({ type: 'hello', token: 'x' }),
+    ]) {
       const c = await rawClient(g.ws);
-      if (bad.includes('"events"')) c.send(bad); // events before hello
+      if (bad.includes('"events"'))
+        c.send(bad); // events before hello
       else c.send(bad);
       expect(await c.closed).toBe(4400);
       expect(c.frames[0]).toMatchObject({ type: 'error', code: 'BAD_FRAME' });
@@ -97,7 +120,13 @@ describe('gateway on real Temporal and real Postgres', () => {
 
   it('rejects bad events inside a good frame in the receipt', async () => {
     const c = await helloClient(g, 'bad-events');
-    c.send({ type: 'events', events: [{ reqId: 'internal', type: 3001, ts: Date.now() }, { reqId: 'noticket', type: 3, ts: Date.now() }] });
+    c.send({
+      type: 'events',
+      events: [
+        { reqId: 'internal', type: 3001, ts: Date.now() },
+        { reqId: 'noticket', type: 3, ts: Date.now() },
+      ],
+    });
     const r = await c.next('receipt');
     expect(r).toMatchObject({ accepted: [], duplicates: [] });
     expect((r.rejected as { code: string }[]).map((x) => x.code)).toEqual(['BAD_EVENT', 'BAD_EVENT']);
@@ -142,8 +171,13 @@ describe('gateway on real Temporal and real Postgres', () => {
     const other = await fetch(`${g.http}/v1/agents/someone-else`, { headers: { authorization: `Bearer ${self}` } });
     expect(other.status).toBe(403);
     const quota = await g.token('quota-user', 'service');
-    const codes = await Promise.all(Array.from({ length: 130 }, () =>
-      fetch(`${g.http}/v1/agents/tenant-a-agent`, { headers: { authorization: `Bearer ${quota}` } }).then((x) => x.status)));
+    const codes = await Promise.all(
+      Array.from({ length: 130 }, () =>
+        fetch(`${g.http}/v1/agents/tenant-a-agent`, { headers: { authorization: `Bearer ${quota}` } }).then(
+          (x) => x.status,
+        ),
+      ),
+    );
     expect(codes.filter((c) => c === 200).length).toBeGreaterThanOrEqual(100);
     expect(codes).toContain(429);
   });
@@ -161,7 +195,10 @@ describe('gateway on real Temporal and real Postgres', () => {
     expect(await c.closed).toBe(4429);
     expect(c.frames.at(-1)).toMatchObject({ type: 'error', code: 'RATE_LIMITED' });
     expect(c.frames.filter((f) => f.type === 'receipt')).toHaveLength(2);
-    const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM event_dedupe WHERE tenant = $1 AND agent_id = $2', [h.tenant, 'flood']);
+    const { rows } = await h.pool.query(
+      'SELECT count(*)::int AS n FROM event_dedupe WHERE tenant = $1 AND agent_id = $2',
+      [h.tenant, 'flood'],
+    );
     expect(rows[0].n).toBe(200);
   });
 
@@ -169,14 +206,24 @@ describe('gateway on real Temporal and real Postgres', () => {
     const agent = 'two-tabs';
     const a = await helloClient(g, agent, 'tab-a');
     const b = await helloClient(g, agent, 'tab-b');
-    await eventually(async () => {
-      const s = await live(h, agent);
-      return s.devices['tab-a']?.connected && s.devices['tab-b']?.connected;
-    }, 10_000, 'both devices connected');
-    const res = await fetch(`${g.http}/v1/agents/${agent}`, { headers: { authorization: `Bearer ${await g.token(agent)}` } });
+    await eventually(
+      async () => {
+        const s = await live(h, agent);
+        return s.devices['tab-a']?.connected && s.devices['tab-b']?.connected;
+      },
+      10_000,
+      'both devices connected',
+    );
+    const res = await fetch(`${g.http}/v1/agents/${agent}`, {
+      headers: { authorization: `Bearer ${await g.token(agent)}` },
+    });
     expect(await res.json()).toMatchObject({ onApp: true, devices: ['tab-a', 'tab-b'] });
     a.socket.close();
-    await eventually(async () => (await live(h, agent)).devices['tab-a']?.connected === false, 10_000, 'tab-a disconnected');
+    await eventually(
+      async () => (await live(h, agent)).devices['tab-a']?.connected === false,
+      10_000,
+      'tab-a disconnected',
+    );
     // Past the reconnect grace, one tab is still there: on app, and no NOT_ON_APP anywhere.
     await new Promise((r) => setTimeout(r, 2500));
     const s = await live(h, agent);
@@ -194,12 +241,23 @@ describe('gateway on real Temporal and real Postgres', () => {
       `INSERT INTO push_messages (tenant, agent_id, outbox_id, topic, data) VALUES ($1, $2, $3, 'status', $4) RETURNING seq`,
       [h.tenant, agent, -Date.now(), { status: 'IDLE', statusCode: 1001, cause: 'NO_TASK' }],
     );
-    await h.pool.query(`SELECT pg_notify('vigil_push', $1)`, [JSON.stringify({ tenant: h.tenant, agentId: agent, seq: rows[0].seq })]);
-    for (const c of [a, b]) expect(await c.next('push')).toMatchObject({ msgId: `m-${rows[0].seq}`, topic: 'status', data: { status: 'IDLE' } });
+    await h.pool.query(`SELECT pg_notify('vigil_push', $1)`, [
+      JSON.stringify({ tenant: h.tenant, agentId: agent, seq: rows[0].seq }),
+    ]);
+    for (const c of [a, b])
+      expect(await c.next('push')).toMatchObject({
+        msgId: `m-${rows[0].seq}`,
+        topic: 'status',
+        data: { status: 'IDLE' },
+      });
     const token = await g.token(agent);
     const all = await (await fetch(`${g.http}/v1/messages`, { headers: { authorization: `Bearer ${token}` } })).json();
-    expect(all.messages).toEqual([{ msgId: `m-${rows[0].seq}`, topic: 'status', data: { status: 'IDLE', statusCode: 1001, cause: 'NO_TASK' } }]);
-    const after = await (await fetch(`${g.http}/v1/messages?after=m-${rows[0].seq}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    expect(all.messages).toEqual([
+      { msgId: `m-${rows[0].seq}`, topic: 'status', data: { status: 'IDLE', statusCode: 1001, cause: 'NO_TASK' } },
+    ]);
+    const after = await (
+      await fetch(`${g.http}/v1/messages?after=m-${rows[0].seq}`, { headers: { authorization: `Bearer ${token}` } })
+    ).json();
     expect(after.messages).toEqual([]);
     a.socket.close();
     b.socket.close();
@@ -209,19 +267,31 @@ describe('gateway on real Temporal and real Postgres', () => {
     const agent = 'fallback';
     const token = await g.token(agent);
     const e = click();
-    const post = (body: unknown) => fetch(`${g.http}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${g.http}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const r = await post({ deviceId: 'tab-1', events: [e] });
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ type: 'receipt', accepted: [e.reqId], duplicates: [], rejected: [] });
     expect(await (await post({ deviceId: 'tab-1', events: [e] })).json()).toMatchObject({ duplicates: [e.reqId] });
     expect((await post({ deviceId: 'tab-1' })).status).toBe(400);
     // A click is a fact in HCM at receipt; a work-status request also reaches the workflow at once.
-    const { rows } = await h.pool.query('SELECT last_action_at FROM status_table WHERE tenant = $1 AND agent_id = $2', [h.tenant, agent]);
+    const { rows } = await h.pool.query('SELECT last_action_at FROM status_table WHERE tenant = $1 AND agent_id = $2', [
+      h.tenant,
+      agent,
+    ]);
     expect(rows[0].last_action_at).not.toBeNull();
     const busy = { ...click(), type: 2, data: { status: 'BUSY' } };
     expect(await (await post({ deviceId: 'tab-1', events: [busy] })).json()).toMatchObject({ accepted: [busy.reqId] });
     await waitForStatus(h, agent, 'BUSY', 10_000);
-    await eventually(async () => (await live(h, agent)).timeline.some((t) => t.kind === 'events'), 10_000, 'the request to reach the workflow');
+    await eventually(
+      async () => (await live(h, agent)).timeline.some((t) => t.kind === 'events'),
+      10_000,
+      'the request to reach the workflow',
+    );
   });
 
   it('sends far fewer signals than events for a busy agent: HCM has every action at once, a digest brings the latest to the workflow', async () => {
@@ -232,13 +302,19 @@ describe('gateway on real Temporal and real Postgres', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     await eventually(async () => c.frames.filter((f) => f.type === 'receipt').length === 40, 10_000, 'forty receipts');
-    const { rows } = await h.pool.query('SELECT last_action_at FROM status_table WHERE tenant = $1 AND agent_id = $2', [h.tenant, 'busy']);
+    const { rows } = await h.pool.query('SELECT last_action_at FROM status_table WHERE tenant = $1 AND agent_id = $2', [
+      h.tenant,
+      'busy',
+    ]);
     const last = rows[0].last_action_at.getTime();
-    await eventually(async () => (await live(h, 'busy')).lastActionAt === last, 10_000, 'the digest with the last click');
+    await eventually(
+      async () => (await live(h, 'busy')).lastActionAt === last,
+      10_000,
+      'the digest with the last click',
+    );
     const s = g.app.vigil.coalescer.stats;
     expect(s.eventsIn - before.eventsIn).toBe(40);
     expect(s.signals - before.signals).toBeLessThanOrEqual(4); // ~1 s of clicks: a digest per second at most
     c.socket.close();
   });
-
 });

@@ -13,7 +13,12 @@ import { startRelay } from '../relay.ts';
 import { deliver, ev, live, statusLog, waitForStatus } from './agent-helpers.ts';
 
 const FAST = {
-  windows: { idleAfterNoTaskSec: 1, remindAfterNoActionSec: 20, abnormalAfterNoActionSec: 30, offlineAfterAbnormalSec: 30 },
+  windows: {
+    idleAfterNoTaskSec: 1,
+    remindAfterNoActionSec: 20,
+    abnormalAfterNoActionSec: 30,
+    offlineAfterAbnormalSec: 30,
+  },
 };
 
 describe('HCM failures end visibly', () => {
@@ -33,10 +38,14 @@ describe('HCM failures end visibly', () => {
       const handle = await deliver(h, agent, { events: [ev(3, { ticketId: 'T-1' })] });
       // Past the gateway's edge checks (a direct Temporal client): Postgres refuses NUL in text.
       const reply = await handle.executeUpdate(setStatusUpdate, {
-        args: [{ status: 'BUSY', actor: { kind: 'supervisor', id: 'sup' }, reason: 'bad\u0000reason', requestId: 'r-nul' }],
+        args: [
+          { status: 'BUSY', actor: { kind: 'supervisor', id: 'sup' }, reason: 'bad\u0000reason', requestId: 'r-nul' },
+        ],
       });
       expect(reply).toMatchObject({ committed: false, reason: 'INVALID_INPUT', facts: { status: 'ONLINE' } });
-      expect((await live(h, agent)).timeline.some((t) => t.kind === 'reject' && t.detail.includes('INVALID_INPUT'))).toBe(true);
+      expect(
+        (await live(h, agent)).timeline.some((t) => t.kind === 'reject' && t.detail.includes('INVALID_INPUT')),
+      ).toBe(true);
       // Not wedged: the task completes and the IDLE window commits as usual.
       await deliver(h, agent, { events: [ev(5, { ticketId: 'T-1' })] });
       await waitForStatus(h, agent, 'IDLE', 10_000);
@@ -56,7 +65,15 @@ describe('HCM failures end visibly', () => {
     const code = await fs.readFile(inject('workflowBundlePath'), 'utf8');
     // The worker's metrics as workers/main.ts wires them (vigil_hcm_calls_total).
     const metrics = createWorkerMetrics();
-    const worker = await createAgentWorker({ connection: nc, namespace: 'default', taskQueue: h.taskQueue, workflowBundle: { code }, pool, region: 'local', onCall: metrics.onCall });
+    const worker = await createAgentWorker({
+      connection: nc,
+      namespace: 'default',
+      taskQueue: h.taskQueue,
+      workflowBundle: { code },
+      pool,
+      region: 'local',
+      onCall: metrics.onCall,
+    });
     const running = worker.run();
     try {
       const agent = 'stranded';
@@ -65,15 +82,21 @@ describe('HCM failures end visibly', () => {
       await relay.cut();
       // The task completes while HCM is out of reach of the worker: the IDLE commit cannot happen.
       await deliver(h, agent, { events: [ev(5, { ticketId: 'T-2' })] });
-      const stuck = await eventually(async () => {
-        const s = await live(h, agent);
-        return s.hcmTrouble ? s : undefined;
-      }, 60_000, 'the state query to report failing HCM calls');
+      const stuck = await eventually(
+        async () => {
+          const s = await live(h, agent);
+          return s.hcmTrouble ? s : undefined;
+        },
+        60_000,
+        'the state query to report failing HCM calls',
+      );
       expect(stuck.hcmTrouble!.failures).toBeGreaterThanOrEqual(1);
       expect(stuck.hcmTrouble!.lastError).toBeTruthy();
       expect(stuck.timeline.some((t) => t.kind === 'hcm')).toBe(true);
       const failed = await metrics.registry.getSingleMetric('vigil_hcm_calls_total')!.get();
-      expect(failed.values.filter((v) => v.labels.outcome === 'error').reduce((n, v) => n + v.value, 0)).toBeGreaterThan(0);
+      expect(
+        failed.values.filter((v) => v.labels.outcome === 'error').reduce((n, v) => n + v.value, 0),
+      ).toBeGreaterThan(0);
       await relay.restore();
       await waitForStatus(h, agent, 'IDLE', 60_000);
       await eventually(async () => (await live(h, agent)).hcmTrouble === null, 10_000, 'the trouble to clear');

@@ -29,7 +29,16 @@ describe('history stays bounded under a steady stream', () => {
   it('continues as new before any run exceeds the limit, carrying state through every run', async () => {
     const agentId = 'steady';
     const steps = await agentStream(REALISTIC, 0.25); // 15 agent-minutes: 30 s here
-    const driven = await driveAgent({ pool: h.pool, client: h.client, taskQueue: h.taskQueue, tenant: h.tenant, agentId, steps, scale: SCALE, historyLimit: HISTORY_LIMIT });
+    const driven = await driveAgent({
+      pool: h.pool,
+      client: h.client,
+      taskQueue: h.taskQueue,
+      tenant: h.tenant,
+      agentId,
+      steps,
+      scale: SCALE,
+      historyLimit: HISTORY_LIMIT,
+    });
     const runs = await runHistories(h.client, agentWorkflowId(h.tenant, agentId), driven.firstRunId);
 
     expect(runs.length).toBeGreaterThanOrEqual(3);
@@ -50,7 +59,11 @@ describe('history stays bounded under a steady stream', () => {
     assertChain(log);
     // Three tickets: IDLE after each completes (30 s without a task), ONLINE when the next arrives.
     expect(log.map((r) => `${r.to_status}:${r.cause}`)).toEqual([
-      'IDLE:NO_TASK', 'ONLINE:TASK_ASSIGNED', 'IDLE:NO_TASK', 'ONLINE:TASK_ASSIGNED', 'IDLE:NO_TASK',
+      'IDLE:NO_TASK',
+      'ONLINE:TASK_ASSIGNED',
+      'IDLE:NO_TASK',
+      'ONLINE:TASK_ASSIGNED',
+      'IDLE:NO_TASK',
     ]);
   });
 });

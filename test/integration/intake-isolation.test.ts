@@ -18,7 +18,9 @@ describe('intake isolation on real Postgres', () => {
   beforeAll(async () => {
     h = await createHarness('isolation');
     // A value Postgres refuses that the edge lets through: tickets of this test's tenants named poison-*.
-    await h.pool.query(`ALTER TABLE tasks ADD CONSTRAINT ${constraint} CHECK (NOT (tenant LIKE '${h.tenant}%' AND ticket_id LIKE 'poison%'))`);
+    await h.pool.query(
+      `ALTER TABLE tasks ADD CONSTRAINT ${constraint} CHECK (NOT (tenant LIKE '${h.tenant}%' AND ticket_id LIKE 'poison%'))`,
+    );
     g = await startGateway(h);
   });
   afterAll(async () => {
@@ -28,7 +30,10 @@ describe('intake isolation on real Postgres', () => {
   });
 
   const stored = async (tenant: string, reqIds: string[]) => {
-    const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM event_dedupe WHERE tenant = $1 AND req_id = ANY($2::text[])', [tenant, reqIds]);
+    const { rows } = await h.pool.query(
+      'SELECT count(*)::int AS n FROM event_dedupe WHERE tenant = $1 AND req_id = ANY($2::text[])',
+      [tenant, reqIds],
+    );
     return rows[0].n as number;
   };
 
@@ -36,7 +41,9 @@ describe('intake isolation on real Postgres', () => {
     const core = g.app.vigil;
     const tenants = [h.tenant, `${h.tenant}-b`];
     const frames = Array.from({ length: 40 }, (_, i) => ({
-      tenant: tenants[i % 2]!, agentId: `agent-${i}`, events: [click(), openTicket(`ok-${i}`)],
+      tenant: tenants[i % 2]!,
+      agentId: `agent-${i}`,
+      events: [click(), openTicket(`ok-${i}`)],
     }));
     const poisoned = { tenant: h.tenant, agentId: 'poisoned', events: [click(), openTicket('poison-1')] };
     frames.splice(20, 0, poisoned);
@@ -48,17 +55,41 @@ describe('intake isolation on real Postgres', () => {
     const bad = receipts[20]!;
     expect(bad.accepted).toEqual([]);
     expect(bad.retry).toBeUndefined();
-    expect(bad.rejected).toEqual(poisoned.events.map((e) => ({ reqId: e.reqId, code: 'INVALID_INPUT', message: expect.stringMatching(/could not be stored/) })));
-    expect(await stored(h.tenant, poisoned.events.map((e) => e.reqId))).toBe(0);
+    expect(bad.rejected).toEqual(
+      poisoned.events.map((e) => ({
+        reqId: e.reqId,
+        code: 'INVALID_INPUT',
+        message: expect.stringMatching(/could not be stored/),
+      })),
+    );
+    expect(
+      await stored(
+        h.tenant,
+        poisoned.events.map((e) => e.reqId),
+      ),
+    ).toBe(0);
 
     for (const [i, r] of receipts.entries()) {
       if (i === 20) continue;
-      expect(r).toEqual({ type: 'receipt', accepted: frames[i]!.events.map((e) => e.reqId), duplicates: [], rejected: [] });
+      expect(r).toEqual({
+        type: 'receipt',
+        accepted: frames[i]!.events.map((e) => e.reqId),
+        duplicates: [],
+        rejected: [],
+      });
     }
     for (const t of tenants) {
       const mine = frames.filter((f, i) => i !== 20 && f.tenant === t);
-      expect(await stored(t, mine.flatMap((f) => f.events.map((e) => e.reqId)))).toBe(mine.length * 2);
-      const { rows } = await h.pool.query(`SELECT count(*)::int AS n FROM tasks WHERE tenant = $1 AND ticket_id LIKE 'ok-%' AND state = 'open'`, [t]);
+      expect(
+        await stored(
+          t,
+          mine.flatMap((f) => f.events.map((e) => e.reqId)),
+        ),
+      ).toBe(mine.length * 2);
+      const { rows } = await h.pool.query(
+        `SELECT count(*)::int AS n FROM tasks WHERE tenant = $1 AND ticket_id LIKE 'ok-%' AND state = 'open'`,
+        [t],
+      );
       expect(rows[0].n).toBe(mine.length);
     }
 
@@ -72,7 +103,10 @@ describe('intake isolation on real Postgres', () => {
     const c = await helloClient(g, 'ws-poisoned');
     const events = [openTicket('poison-2')];
     c.send({ type: 'events', events });
-    expect(await c.next('receipt')).toMatchObject({ accepted: [], rejected: [{ reqId: events[0]!.reqId, code: 'INVALID_INPUT' }] });
+    expect(await c.next('receipt')).toMatchObject({
+      accepted: [],
+      rejected: [{ reqId: events[0]!.reqId, code: 'INVALID_INPUT' }],
+    });
     const fine = [click()];
     c.send({ type: 'events', events: fine });
     expect(await c.next('receipt', c.frames.length)).toMatchObject({ accepted: [fine[0]!.reqId], rejected: [] });
@@ -81,10 +115,18 @@ describe('intake isolation on real Postgres', () => {
 
   it('answers retry for every frame when Postgres is out of reach', async () => {
     const down = createPool(`postgres://vigil@127.0.0.1:${await freePort()}/vigil`, 2);
-    const core = createCore({ pool: down, temporal: h.client, namespace: 'default', taskQueue: h.taskQueue, jwtSecret: SECRET });
+    const core = createCore({
+      pool: down,
+      temporal: h.client,
+      namespace: 'default',
+      taskQueue: h.taskQueue,
+      jwtSecret: SECRET,
+    });
     try {
       const frames = Array.from({ length: 5 }, (_, i) => [click(), openTicket(`down-${i}`)]);
-      const receipts = await Promise.all(frames.map((events, i) => core.ingest(h.tenant, `down-${i}`, 'tab-1', events, 'ws')));
+      const receipts = await Promise.all(
+        frames.map((events, i) => core.ingest(h.tenant, `down-${i}`, 'tab-1', events, 'ws')),
+      );
       for (const [i, r] of receipts.entries()) {
         expect(r).toMatchObject({ accepted: [], rejected: [], retry: frames[i]!.map((e) => e.reqId) });
       }

@@ -10,7 +10,12 @@ import { helloClient, rawClient, startGateway, type TestGateway } from './gatewa
 
 // Windows long enough that a device gone after 2 s (+1 s grace) is off the app when ABNORMAL is due.
 const RULE = {
-  windows: { idleAfterNoTaskSec: 1, remindAfterNoActionSec: 6, abnormalAfterNoActionSec: 8, offlineAfterAbnormalSec: 60 },
+  windows: {
+    idleAfterNoTaskSec: 1,
+    remindAfterNoActionSec: 6,
+    abnormalAfterNoActionSec: 8,
+    offlineAfterAbnormalSec: 60,
+  },
   reconnectGraceSec: 1,
 };
 const TUNING = { leaseSec: 3, wsPingSec: 0.5, httpDeviceTimeoutSec: 2 };
@@ -43,7 +48,9 @@ describe('device liveness', () => {
   }
 
   async function agentState(agentId: string): Promise<AgentStateRow> {
-    const r = await fetch(`${g.http}/v1/agents/${agentId}`, { headers: { authorization: `Bearer ${await g.token(agentId)}` } });
+    const r = await fetch(`${g.http}/v1/agents/${agentId}`, {
+      headers: { authorization: `Bearer ${await g.token(agentId)}` },
+    });
     expect(r.status).toBe(200);
     return (await r.json()) as AgentStateRow;
   }
@@ -59,19 +66,39 @@ describe('device liveness', () => {
   }
 
   const deviceEntries = async (agentId: string, deviceId: string) =>
-    (await live(h, agentId)).timeline.filter((t) => t.kind === 'device' && t.detail.startsWith(`${deviceId} `)).map((t) => t.detail);
+    (await live(h, agentId)).timeline
+      .filter((t) => t.kind === 'device' && t.detail.startsWith(`${deviceId} `))
+      .map((t) => t.detail);
 
   it('counts an HTTP-only device while it posts and disconnects it once it stops, so NOT_ON_APP can fire', async () => {
     const agent = 'http-only';
     await post(agent, 'phone-1', [event(100)]);
-    expect(await sessions(agent)).toEqual([expect.objectContaining({ device_id: 'phone-1', via: 'http', session_id: 'http:phone-1' })]);
-    await eventually(async () => (await live(h, agent)).devices['phone-1']?.connected, 10_000, 'the HTTP device to count as connected');
-    expect(await agentState(agent)).toMatchObject({ onApp: true, devices: ['phone-1'], deviceSessions: [{ deviceId: 'phone-1', via: 'http' }] });
+    expect(await sessions(agent)).toEqual([
+      expect.objectContaining({ device_id: 'phone-1', via: 'http', session_id: 'http:phone-1' }),
+    ]);
+    await eventually(
+      async () => (await live(h, agent)).devices['phone-1']?.connected,
+      10_000,
+      'the HTTP device to count as connected',
+    );
+    expect(await agentState(agent)).toMatchObject({
+      onApp: true,
+      devices: ['phone-1'],
+      deviceSessions: [{ deviceId: 'phone-1', via: 'http' }],
+    });
 
     // It stops posting: 2 s later its row is gone and the workflow hears it left.
     await eventually(async () => (await sessions(agent)).length === 0, 10_000, 'the silent HTTP device to expire');
-    await eventually(async () => (await deviceEntries(agent, 'phone-1')).includes('phone-1 disconnected'), 10_000, 'the disconnect in the workflow');
-    await eventually(async () => (await live(h, agent)).onApp === false, 10_000, 'the agent off the app after the grace');
+    await eventually(
+      async () => (await deviceEntries(agent, 'phone-1')).includes('phone-1 disconnected'),
+      10_000,
+      'the disconnect in the workflow',
+    );
+    await eventually(
+      async () => (await live(h, agent)).onApp === false,
+      10_000,
+      'the agent off the app after the grace',
+    );
     await waitForStatus(h, agent, 'ABNORMAL', 15_000);
     expect((await statusLog(h, agent)).at(-1)).toMatchObject({ to_status: 'ABNORMAL', cause: 'NOT_ON_APP' });
     expect(await agentState(agent)).toMatchObject({ onApp: false, devices: [], deviceSessions: [], lastSeenAt: null });
@@ -91,24 +118,38 @@ describe('device liveness', () => {
   it('shows when each device was last seen, advancing on heartbeats', async () => {
     const agent = 'heartbeats';
     const c = await helloClient(g, agent, 'tab-h');
-    const first = await eventually(async () => {
-      const s = await agentState(agent);
-      return s.lastSeenAt !== null && s;
-    }, 10_000, 'a last-seen time');
-    expect(first).toMatchObject({ onApp: true, devices: ['tab-h'], deviceSessions: [{ deviceId: 'tab-h', via: 'ws', lastSeenAt: first.lastSeenAt }] });
+    const first = await eventually(
+      async () => {
+        const s = await agentState(agent);
+        return s.lastSeenAt !== null && s;
+      },
+      10_000,
+      'a last-seen time',
+    );
+    expect(first).toMatchObject({
+      onApp: true,
+      devices: ['tab-h'],
+      deviceSessions: [{ deviceId: 'tab-h', via: 'ws', lastSeenAt: first.lastSeenAt }],
+    });
     for (let i = 0; i < 2; i++) {
       await sleep(1200);
       const before = (await agentState(agent)).lastSeenAt!;
       c.send({ type: 'events', events: [event(1)] });
       await c.next('receipt', c.frames.length);
-      const after = await eventually(async () => {
-        const s = await agentState(agent);
-        return s.lastSeenAt! > before && s.lastSeenAt!;
-      }, 10_000, 'the heartbeat to advance lastSeenAt');
+      const after = await eventually(
+        async () => {
+          const s = await agentState(agent);
+          return s.lastSeenAt! > before && s.lastSeenAt!;
+        },
+        10_000,
+        'the heartbeat to advance lastSeenAt',
+      );
       expect(Date.parse(after) - Date.parse(before)).toBeGreaterThanOrEqual(1000);
     }
     // The supervisors' list shows the same.
-    const list = await fetch(`${g.http}/v1/agents?limit=500`, { headers: { authorization: `Bearer ${await g.token('boss', 'supervisor')}` } });
+    const list = await fetch(`${g.http}/v1/agents?limit=500`, {
+      headers: { authorization: `Bearer ${await g.token('boss', 'supervisor')}` },
+    });
     const row = ((await list.json()).agents as AgentStateRow[]).find((a) => a.agentId === agent);
     expect(row).toMatchObject({ onApp: true, devices: ['tab-h'], deviceSessions: [{ deviceId: 'tab-h', via: 'ws' }] });
     expect(row!.lastSeenAt).toBe(row!.deviceSessions[0]!.lastSeenAt);
@@ -126,7 +167,11 @@ describe('device liveness', () => {
     const code = await Promise.race([mute.closed, sleep(8000).then(() => 'still open')]);
     expect(code).toBe(1006);
     expect(Date.now() - welcomedAt).toBeGreaterThanOrEqual(900); // two pings 0.5 s apart went unanswered
-    await eventually(async () => (await deviceEntries(agent, 'tab-m')).includes('tab-m disconnected'), 10_000, 'the disconnect in the workflow');
+    await eventually(
+      async () => (await deviceEntries(agent, 'tab-m')).includes('tab-m disconnected'),
+      10_000,
+      'the disconnect in the workflow',
+    );
     expect(await sessions(agent)).toEqual([]);
     expect(answers.socket.readyState).toBe(WebSocket.OPEN);
     expect(await sessions('answers')).toHaveLength(1);
@@ -136,7 +181,10 @@ describe('device liveness', () => {
   it('a gateway whose lease lapsed puts its sockets back, and their later close still disconnects', async () => {
     const agent = 'lapsed';
     const gatewayId = g.app.vigil.gatewayId;
-    const expireLease = () => h.pool.query(`UPDATE gateway_leases SET expires_at = now() - interval '1 second' WHERE gateway_id = $1`, [gatewayId]);
+    const expireLease = () =>
+      h.pool.query(`UPDATE gateway_leases SET expires_at = now() - interval '1 second' WHERE gateway_id = $1`, [
+        gatewayId,
+      ]);
     const c = await helloClient(g, agent, 'tab-l');
     await eventually(async () => (await live(h, agent)).devices['tab-l']?.connected, 10_000, 'the device connected');
 
@@ -149,25 +197,45 @@ describe('device liveness', () => {
     // Another gateway's sweeper does, as if Postgres had been out of reach for longer than the lease.
     const other = await startGateway(h, TUNING);
     try {
-      await eventually(async () => {
-        await expireLease();
-        await other.app.vigil.presence.sweep();
-        return (await deviceEntries(agent, 'tab-l')).includes('tab-l disconnected');
-      }, 15_000, 'the other gateway to sweep the lapsed one');
+      await eventually(
+        async () => {
+          await expireLease();
+          await other.app.vigil.presence.sweep();
+          return (await deviceEntries(agent, 'tab-l')).includes('tab-l disconnected');
+        },
+        15_000,
+        'the other gateway to sweep the lapsed one',
+      );
     } finally {
       await other.close();
     }
     // The lapsed gateway's next renewal notices: the row is back and the workflow counts the device again.
-    await eventually(async () => (await sessions(agent)).some((r) => r.gateway_id === gatewayId), 10_000, 'the row to be put back');
-    await eventually(async () => (await live(h, agent)).devices['tab-l']?.connected, 10_000, 'the device connected again');
+    await eventually(
+      async () => (await sessions(agent)).some((r) => r.gateway_id === gatewayId),
+      10_000,
+      'the row to be put back',
+    );
+    await eventually(
+      async () => (await live(h, agent)).devices['tab-l']?.connected,
+      10_000,
+      'the device connected again',
+    );
     expect((await deviceEntries(agent, 'tab-l')).at(-1)).toBe('tab-l connected');
-    await eventually(async () => {
-      const s = await agentState(agent);
-      return s.onApp && s.devices.join() === 'tab-l';
-    }, 10_000, 'GET /v1/agents/:id to show the device');
+    await eventually(
+      async () => {
+        const s = await agentState(agent);
+        return s.onApp && s.devices.join() === 'tab-l';
+      },
+      10_000,
+      'GET /v1/agents/:id to show the device',
+    );
 
     c.socket.close();
-    await eventually(async () => (await live(h, agent)).devices['tab-l']?.connected === false, 10_000, 'the close to disconnect');
+    await eventually(
+      async () => (await live(h, agent)).devices['tab-l']?.connected === false,
+      10_000,
+      'the close to disconnect',
+    );
     expect(await sessions(agent)).toEqual([]);
   });
 });

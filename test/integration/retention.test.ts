@@ -27,7 +27,12 @@ describe('retention', () => {
   const q = (sql: string, params: unknown[] = []) => h.pool.query(sql, params);
 
   /** An outbox row committed `ageSec` ago (the trigger adds its feed and push deliveries). */
-  async function outbox(agentId: string, version: number, ageSec: number, topic: 'status' | 'reminder' = 'status'): Promise<number> {
+  async function outbox(
+    agentId: string,
+    version: number,
+    ageSec: number,
+    topic: 'status' | 'reminder' = 'status',
+  ): Promise<number> {
     const { rows } = await q(
       `INSERT INTO status_change_outbox (tenant, agent_id, topic, version, dedupe_key, payload, created_at)
        VALUES ($1, $2, $3, $4, $5, '{}', now() - make_interval(secs => $6)) RETURNING id`,
@@ -48,7 +53,10 @@ describe('retention', () => {
     await q(`UPDATE outbox_deliveries SET state = 'pending' WHERE outbox_id = $1 AND lane = 'push'`, [pending]);
     const youngDead = await outbox('r1', 3, 8 * DAY);
     await deliveries(youngDead, `state = 'done'`);
-    await q(`UPDATE outbox_deliveries SET state = 'dead', next_attempt_at = now() - interval '2 days' WHERE outbox_id = $1 AND lane = 'feed'`, [youngDead]);
+    await q(
+      `UPDATE outbox_deliveries SET state = 'dead', next_attempt_at = now() - interval '2 days' WHERE outbox_id = $1 AND lane = 'feed'`,
+      [youngDead],
+    );
     const oldDead = await outbox('r1', 4, 40 * DAY);
     await deliveries(oldDead, `state = 'dead', next_attempt_at = now() - interval '39 days'`);
     const reminder = await outbox('r1', 4, 8 * DAY, 'reminder');
@@ -60,7 +68,12 @@ describe('retention', () => {
     await deliveries(await outbox('r2', 2, 60), `state = 'done'`);
 
     // Status log (90 days; the newest row of an agent always stays).
-    for (const [agent, version, ageDays] of [['r1', 1, 100], ['r1', 2, 100], ['r1', 3, 100], ['r2', 1, 10]] as const) {
+    for (const [agent, version, ageDays] of [
+      ['r1', 1, 100],
+      ['r1', 2, 100],
+      ['r1', 3, 100],
+      ['r2', 1, 10],
+    ] as const) {
       await q(
         `INSERT INTO unified_work_status_log (tenant, agent_id, version, from_status, to_status, cause, actor, window_start, dedupe_key, committed_at)
          VALUES ($1, $2, $3, 'ONLINE', 'IDLE', 'NO_TASK', 'system:vigil', now(), $4, now() - make_interval(days => $5))`,
@@ -84,11 +97,21 @@ describe('retention', () => {
       );
     }
     // reqId dedupe (1 day).
-    for (const [reqId, ageHours] of [['old', 25], ['new', 1]] as const) {
-      await q(`INSERT INTO event_dedupe (tenant, agent_id, req_id, received_at) VALUES ($1, 'r1', $2, now() - make_interval(hours => $3))`, [t, reqId, ageHours]);
+    for (const [reqId, ageHours] of [
+      ['old', 25],
+      ['new', 1],
+    ] as const) {
+      await q(
+        `INSERT INTO event_dedupe (tenant, agent_id, req_id, received_at) VALUES ($1, 'r1', $2, now() - make_interval(hours => $3))`,
+        [t, reqId, ageHours],
+      );
     }
     // Tasks (closed ones 30 days; open ones are facts).
-    for (const [ticket, state, ageDays] of [['closed-old', 'closed', 31], ['open-old', 'open', 31], ['closed-new', 'closed', 1]] as const) {
+    for (const [ticket, state, ageDays] of [
+      ['closed-old', 'closed', 31],
+      ['open-old', 'open', 31],
+      ['closed-new', 'closed', 1],
+    ] as const) {
       await q(
         `INSERT INTO tasks (tenant, agent_id, ticket_id, state, last_event_type, updated_at) VALUES ($1, 'r1', $2, $3, 3, now() - make_interval(days => $4))`,
         [t, ticket, state, ageDays],
@@ -96,7 +119,9 @@ describe('retention', () => {
     }
 
     const result = await h.client.workflow.execute(retentionWorkflow, {
-      taskQueue: h.taskQueue, workflowId: `retention-${t}`, workflowExecutionTimeout: '2 minutes',
+      taskQueue: h.taskQueue,
+      workflowId: `retention-${t}`,
+      workflowExecutionTimeout: '2 minutes',
     });
     expect(result.more).toBe(false);
     // Other test files' rows are all younger than any retention: every deletion counted is one of ours.
@@ -109,12 +134,26 @@ describe('retention', () => {
     expect(ids).not.toContain(reminder);
     for (const kept of [pending, youngDead, newest, young]) expect(ids).toContain(kept);
     // Their deliveries went with them; the pending one and the young dead letter are untouched.
-    const { rows: orphans } = await q(`SELECT count(*)::int AS n FROM outbox_deliveries WHERE outbox_id = ANY($1::bigint[])`, [[done, oldDead, reminder]]);
+    const { rows: orphans } = await q(
+      `SELECT count(*)::int AS n FROM outbox_deliveries WHERE outbox_id = ANY($1::bigint[])`,
+      [[done, oldDead, reminder]],
+    );
     expect(orphans[0].n).toBe(0);
-    const { rows: kept } = await q(`SELECT outbox_id, lane, state FROM outbox_deliveries WHERE outbox_id = ANY($1::bigint[]) AND state <> 'done'`, [[pending, youngDead]]);
-    expect(kept.map((r) => [Number(r.outbox_id), r.lane, r.state]).sort()).toEqual([[pending, 'push', 'pending'], [youngDead, 'feed', 'dead']].sort());
+    const { rows: kept } = await q(
+      `SELECT outbox_id, lane, state FROM outbox_deliveries WHERE outbox_id = ANY($1::bigint[]) AND state <> 'done'`,
+      [[pending, youngDead]],
+    );
+    expect(kept.map((r) => [Number(r.outbox_id), r.lane, r.state]).sort()).toEqual(
+      [
+        [pending, 'push', 'pending'],
+        [youngDead, 'feed', 'dead'],
+      ].sort(),
+    );
 
-    const { rows: log } = await q(`SELECT agent_id, version FROM unified_work_status_log WHERE tenant = $1 ORDER BY agent_id, version`, [t]);
+    const { rows: log } = await q(
+      `SELECT agent_id, version FROM unified_work_status_log WHERE tenant = $1 ORDER BY agent_id, version`,
+      [t],
+    );
     expect(log.map((r) => `${r.agent_id}:${r.version}`)).toEqual(['r1:3', 'r2:1']);
     const { rows: feed } = await q(`SELECT count(*)::int AS n FROM status_feed WHERE tenant = $1`, [t]);
     expect(feed[0].n).toBe(1);
@@ -128,13 +167,15 @@ describe('retention', () => {
 
   it('deletes in bounded batches and stops when its time budget is spent', async () => {
     const t = `${h.tenant}-batch`;
-    const insertFeed = (n: number) => q(
-      `INSERT INTO status_feed (event_id, tenant, agent_id, from_status, to_status, cause, actor, version, committed_at)
+    const insertFeed = (n: number) =>
+      q(
+        `INSERT INTO status_feed (event_id, tenant, agent_id, from_status, to_status, cause, actor, version, committed_at)
        SELECT gen_random_uuid(), $1, 'b', 'ONLINE', 'IDLE', 'NO_TASK', 'system:vigil', g, now() - interval '30 days'
          FROM generate_series(1, $2) g`,
-      [t, n],
-    );
-    const count = async () => Number((await q(`SELECT count(*)::int AS n FROM status_feed WHERE tenant = $1`, [t])).rows[0].n);
+        [t, n],
+      );
+    const count = async () =>
+      Number((await q(`SELECT count(*)::int AS n FROM status_feed WHERE tenant = $1`, [t])).rows[0].n);
     await insertFeed(23);
     // No budget: not one statement is started.
     const none = await applyRetention(h.pool, { ...DEFAULTS, budgetMs: 0 });
@@ -142,7 +183,11 @@ describe('retention', () => {
     expect(await count()).toBe(23);
     // Batches of 5: 23 rows take 5 feed statements (5, 5, 5, 5, 3).
     const batches: number[] = [];
-    const r = await applyRetention(h.pool, { ...DEFAULTS, batch: 5 }, { onBatch: (table, n) => table === 'feed' && batches.push(n) });
+    const r = await applyRetention(
+      h.pool,
+      { ...DEFAULTS, batch: 5 },
+      { onBatch: (table, n) => table === 'feed' && batches.push(n) },
+    );
     expect(batches).toEqual([5, 5, 5, 5, 3]);
     expect(r.deleted.feed).toBe(23);
     expect(r.more).toBe(false);

@@ -15,9 +15,15 @@ const PAD = 'p'.repeat(900);
 
 /** Frames of urgent events (each ticket opened and closed again, so IDLE starts and ends): ~2.5 MB in all. */
 function backlog(frames: number): { reqId: string; type: number; ts: number; ticketId: string; data: object }[][] {
-  return Array.from({ length: frames }, (_, f) => Array.from({ length: 30 }, (_, i) => ({
-    reqId: randomUUID(), type: i % 2 === 0 ? 3 : 5, ts: Date.now(), ticketId: `t-${f}-${i >> 1}`, data: { pad: PAD },
-  })));
+  return Array.from({ length: frames }, (_, f) =>
+    Array.from({ length: 30 }, (_, i) => ({
+      reqId: randomUUID(),
+      type: i % 2 === 0 ? 3 : 5,
+      ts: Date.now(),
+      ticketId: `t-${f}-${i >> 1}`,
+      data: { pad: PAD },
+    })),
+  );
 }
 
 describe('bounded signals and Temporal deadlines', () => {
@@ -26,7 +32,14 @@ describe('bounded signals and Temporal deadlines', () => {
   let g: TestGateway;
   beforeAll(async () => {
     h = await createHarness('bounds');
-    await setRule(h, 'slow', { windows: { idleAfterNoTaskSec: 600, remindAfterNoActionSec: 600, abnormalAfterNoActionSec: 900, offlineAfterAbnormalSec: 600 } });
+    await setRule(h, 'slow', {
+      windows: {
+        idleAfterNoTaskSec: 600,
+        remindAfterNoActionSec: 600,
+        abnormalAfterNoActionSec: 900,
+        offlineAfterAbnormalSec: 600,
+      },
+    });
     w = await h.startWorker();
     g = await startGateway(h, { leaseSec: 1 });
   });
@@ -50,7 +63,9 @@ describe('bounded signals and Temporal deadlines', () => {
     return (history.events ?? []).flatMap((e) => {
       const s = e.workflowExecutionSignaledEventAttributes;
       const data = s?.signalName === eventsSignal.name ? s.input?.payloads?.[0]?.data : undefined;
-      return data ? [{ bytes: data.length, events: (JSON.parse(Buffer.from(data).toString()).events ?? []) as AgentEvent[] }] : [];
+      return data
+        ? [{ bytes: data.length, events: (JSON.parse(Buffer.from(data).toString()).events ?? []) as AgentEvent[] }]
+        : [];
     });
   }
 
@@ -58,8 +73,11 @@ describe('bounded signals and Temporal deadlines', () => {
     // The last part's signal is accepted before its rows go; the history read may trail that by a
     // moment (the dev server reads SQLite in WAL mode from other connections), so read until complete.
     const want = frames.flat().length;
-    const count = async () => new Set((await signalsReceived(agentId)).flatMap((s) => s.events.map((e) => e.reqId))).size;
-    await eventually(async () => (await count()) >= want, 15_000, 'every event in the workflow history').catch(() => {});
+    const count = async () =>
+      new Set((await signalsReceived(agentId)).flatMap((s) => s.events.map((e) => e.reqId))).size;
+    await eventually(async () => (await count()) >= want, 15_000, 'every event in the workflow history').catch(
+      () => {},
+    );
     const signals = await signalsReceived(agentId);
     for (const s of signals) expect(s.bytes).toBeLessThanOrEqual(MAX_SIGNAL_BYTES);
     // In order; a part retried after a deadline may arrive twice, which the workflow drops by reqId.
@@ -76,8 +94,13 @@ describe('bounded signals and Temporal deadlines', () => {
       await gw.app.vigil.ensureAgent(h.tenant, agent);
       relay.set('cut');
       const frames = backlog(90);
-      for (const f of frames) expect((await gw.app.vigil.ingest(h.tenant, agent, 'tab-1', f, 'ws')).accepted).toHaveLength(f.length);
-      await eventually(async () => gw.app.vigil.coalescer.stats.failures >= 2, 30_000, 'signals to fail while Temporal is cut off');
+      for (const f of frames)
+        expect((await gw.app.vigil.ingest(h.tenant, agent, 'tab-1', f, 'ws')).accepted).toHaveLength(f.length);
+      await eventually(
+        async () => gw.app.vigil.coalescer.stats.failures >= 2,
+        30_000,
+        'signals to fail while Temporal is cut off',
+      );
       expect((await pendingBytes(agent)).bytes).toBeGreaterThan(2 * 1024 * 1024);
 
       relay.set('open');
@@ -89,29 +112,43 @@ describe('bounded signals and Temporal deadlines', () => {
     }
   });
 
-  it('the sweeper forwards a dead gateway\'s backlog in parts too', async () => {
+  it("the sweeper forwards a dead gateway's backlog in parts too", async () => {
     const agent = 'swept-backlog';
     const relay = await temporalRelay(inject('temporalAddress'));
     // A gateway that never reaches Temporal, then dies: its lease runs out and the sweeper takes over.
     const gatewayId = `dead-${randomUUID().slice(0, 8)}`;
     const dead = createCore({
-      pool: h.pool, temporal: relay.client, namespace: 'default', taskQueue: h.taskQueue, jwtSecret: SECRET,
-      gatewayId, tuning: { temporalTimeoutMs: 300 },
+      pool: h.pool,
+      temporal: relay.client,
+      namespace: 'default',
+      taskQueue: h.taskQueue,
+      jwtSecret: SECRET,
+      gatewayId,
+      tuning: { temporalTimeoutMs: 300 },
     });
-    await h.pool.query(`INSERT INTO gateway_leases (gateway_id, expires_at) VALUES ($1, now() + interval '1 hour')`, [gatewayId]);
+    await h.pool.query(`INSERT INTO gateway_leases (gateway_id, expires_at) VALUES ($1, now() + interval '1 hour')`, [
+      gatewayId,
+    ]);
     relay.set('cut');
     await dead.ensureAgent(h.tenant, agent);
     const frames = backlog(90);
-    for (const f of frames) expect((await dead.ingest(h.tenant, agent, 'tab-1', f, 'ws')).accepted).toHaveLength(f.length);
+    for (const f of frames)
+      expect((await dead.ingest(h.tenant, agent, 'tab-1', f, 'ws')).accepted).toHaveLength(f.length);
     await dead.coalescer.flushAll();
     await relay.close();
     expect((await pendingBytes(agent)).bytes).toBeGreaterThan(2 * 1024 * 1024);
-    await h.pool.query(`UPDATE gateway_leases SET expires_at = now() - interval '1 second' WHERE gateway_id = $1`, [gatewayId]);
+    await h.pool.query(`UPDATE gateway_leases SET expires_at = now() - interval '1 second' WHERE gateway_id = $1`, [
+      gatewayId,
+    ]);
 
-    await eventually(async () => {
-      await g.app.vigil.presence.sweep();
-      return (await pendingBytes(agent)).n === 0;
-    }, 90_000, 'the sweeper to forward the backlog');
+    await eventually(
+      async () => {
+        await g.app.vigil.presence.sweep();
+        return (await pendingBytes(agent)).n === 0;
+      },
+      90_000,
+      'the sweeper to forward the backlog',
+    );
     await expectDelivered(agent, frames);
   });
 
@@ -123,7 +160,10 @@ describe('bounded signals and Temporal deadlines', () => {
       const token = await gw.token('hung', 'admin');
       const timed = async (path: string, init: RequestInit = {}) => {
         const t0 = Date.now();
-        const r = await fetch(`${gw.http}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } });
+        const r = await fetch(`${gw.http}${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers },
+        });
         return { status: r.status, body: await r.json(), ms: Date.now() - t0 };
       };
       const ready = await timed('/readyz');

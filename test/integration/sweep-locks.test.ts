@@ -19,7 +19,15 @@ describe('sweeper without locks across Temporal calls', () => {
   let g: TestGateway;
   beforeAll(async () => {
     h = await createHarness('sweeplocks');
-    await setRule(h, 'slow', { windows: { idleAfterNoTaskSec: 600, remindAfterNoActionSec: 600, abnormalAfterNoActionSec: 900, offlineAfterAbnormalSec: 600 }, reconnectGraceSec: 120 });
+    await setRule(h, 'slow', {
+      windows: {
+        idleAfterNoTaskSec: 600,
+        remindAfterNoActionSec: 600,
+        abnormalAfterNoActionSec: 900,
+        offlineAfterAbnormalSec: 600,
+      },
+      reconnectGraceSec: 120,
+    });
     w = await h.startWorker();
     // Where devices reconnect; its own sweeps are rare here, so the slow sweeper below does the work.
     g = await startGateway(h, { leaseSec: 120 });
@@ -33,7 +41,9 @@ describe('sweeper without locks across Temporal calls', () => {
   it('a reconnect during a slow sweep completes promptly, the pool is not exhausted, and the device ends connected', async () => {
     // A dead gateway: lease run out, 24 websocket devices of 6 agents, an urgent frame not yet signalled.
     const deadId = `dead-${randomUUID().slice(0, 8)}`;
-    await h.pool.query(`INSERT INTO gateway_leases (gateway_id, expires_at) VALUES ($1, now() - interval '1 minute')`, [deadId]);
+    await h.pool.query(`INSERT INTO gateway_leases (gateway_id, expires_at) VALUES ($1, now() - interval '1 minute')`, [
+      deadId,
+    ]);
     for (const a of AGENTS) {
       await g.app.vigil.ensureAgent(h.tenant, a);
       for (const t of TABS) {
@@ -43,13 +53,29 @@ describe('sweeper without locks across Temporal calls', () => {
         );
       }
     }
-    const leftover = { reqId: randomUUID(), type: 2, ts: Date.now(), receivedAt: Date.now(), deviceId: 'tab-0', data: { status: 'BUSY' } };
-    await h.pool.query('INSERT INTO intake_pending (tenant, agent_id, gateway_id, events) VALUES ($1, $2, $3, $4)', [h.tenant, 'a0', deadId, JSON.stringify([leftover])]);
+    const leftover = {
+      reqId: randomUUID(),
+      type: 2,
+      ts: Date.now(),
+      receivedAt: Date.now(),
+      deviceId: 'tab-0',
+      data: { status: 'BUSY' },
+    };
+    await h.pool.query('INSERT INTO intake_pending (tenant, agent_id, gateway_id, events) VALUES ($1, $2, $3, $4)', [
+      h.tenant,
+      'a0',
+      deadId,
+      JSON.stringify([leftover]),
+    ]);
 
     // The sweeping gateway reaches Temporal over a path that holds every byte for a while.
     const relay = await temporalRelay(inject('temporalAddress'));
     const sweeperPool = createPool(inject('databaseUrl'), 4);
-    const sweeper = await startGateway(h, { leaseSec: 120, temporalTimeoutMs: 6000 }, { temporal: relay.client, pool: sweeperPool });
+    const sweeper = await startGateway(
+      h,
+      { leaseSec: 120, temporalTimeoutMs: 6000 },
+      { temporal: relay.client, pool: sweeperPool },
+    );
     const clients: RawClient[] = [];
     try {
       relay.set('stall');
@@ -62,27 +88,42 @@ describe('sweeper without locks across Temporal calls', () => {
       clients.push(...(await Promise.all(hellos)));
       expect(Date.now() - t0).toBeLessThan(3000);
       const r0 = Date.now();
-      const state = await fetch(`${g.http}/v1/agents/a0`, { headers: { authorization: `Bearer ${await g.token('a0')}` } });
+      const state = await fetch(`${g.http}/v1/agents/a0`, {
+        headers: { authorization: `Bearer ${await g.token('a0')}` },
+      });
       expect(state.status).toBe(200);
       expect(Date.now() - r0).toBeLessThan(1000);
 
       // The slow signals land (after the reconnects' connects), and the sweep ends.
       relay.set('open');
       await sweep;
-      const { rows } = await h.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM device_sessions WHERE tenant = $1 AND gateway_id = $2', [h.tenant, g.app.vigil.gatewayId]);
+      const { rows } = await h.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM device_sessions WHERE tenant = $1 AND gateway_id = $2',
+        [h.tenant, g.app.vigil.gatewayId],
+      );
       expect(rows[0]!.n).toBe(AGENTS.length * TABS.length);
-      const pending = await h.pool.query('SELECT count(*)::int AS n FROM intake_pending WHERE gateway_id = $1', [deadId]);
+      const pending = await h.pool.query('SELECT count(*)::int AS n FROM intake_pending WHERE gateway_id = $1', [
+        deadId,
+      ]);
       expect(pending.rows[0].n).toBe(0);
-      await eventually(async () => (await live(h, 'a0')).timeline.some((t) => t.kind === 'events'), 20_000, 'the leftover frame in the workflow');
+      await eventually(
+        async () => (await live(h, 'a0')).timeline.some((t) => t.kind === 'events'),
+        20_000,
+        'the leftover frame in the workflow',
+      );
 
       // Whatever order the slow disconnects landed in, every reconnected device ends connected.
-      await eventually(async () => {
-        for (const a of AGENTS) {
-          const s = await live(h, a);
-          if (!TABS.every((t) => s.devices[t]?.connected)) return false;
-        }
-        return true;
-      }, 40_000, 'every reconnected device connected in its workflow');
+      await eventually(
+        async () => {
+          for (const a of AGENTS) {
+            const s = await live(h, a);
+            if (!TABS.every((t) => s.devices[t]?.connected)) return false;
+          }
+          return true;
+        },
+        40_000,
+        'every reconnected device connected in its workflow',
+      );
     } finally {
       for (const c of clients) c.socket.close();
       await sweeper.close();

@@ -20,7 +20,12 @@ describe('upgrading a running agent workflow from engine 1 to the facts-first en
   beforeAll(async () => {
     h = await createHarness('upgrade');
     await setRule(h, 'fast', {
-      windows: { idleAfterNoTaskSec: 1, remindAfterNoActionSec: 2, abnormalAfterNoActionSec: 3, offlineAfterAbnormalSec: 30 },
+      windows: {
+        idleAfterNoTaskSec: 1,
+        remindAfterNoActionSec: 2,
+        abnormalAfterNoActionSec: 3,
+        offlineAfterAbnormalSec: 30,
+      },
       reconnectGraceSec: 1,
     });
   });
@@ -33,14 +38,31 @@ describe('upgrading a running agent workflow from engine 1 to the facts-first en
     const id = agentWorkflowId(h.tenant, agent);
     const { code } = await bundleWorkflowCode({
       workflowsPath: WORKFLOWS_PATH,
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => process.stderr.write(`${m}\n`) },
+      logger: {
+        log() {},
+        trace() {},
+        debug() {},
+        info() {},
+        warn() {},
+        error: (m: string) => process.stderr.write(`${m}\n`),
+      },
       webpackConfigHook: (config) => ({
         ...config,
-        resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as object), '@temporalio/workflow$': ENGINE_1_API } },
+        resolve: {
+          ...config.resolve,
+          alias: { ...(config.resolve?.alias as object), '@temporalio/workflow$': ENGINE_1_API },
+        },
       }),
     });
     const nc = await NativeConnection.connect({ address: inject('temporalAddress') });
-    const old = await createAgentWorker({ connection: nc, namespace: 'default', taskQueue: h.taskQueue, workflowBundle: { code }, pool: h.pool, region: 'local' });
+    const old = await createAgentWorker({
+      connection: nc,
+      namespace: 'default',
+      taskQueue: h.taskQueue,
+      workflowBundle: { code },
+      pool: h.pool,
+      region: 'local',
+    });
     const oldRun = old.run();
 
     await deliver(h, agent, { devices: [{ deviceId: 'tab-1', connected: true, at: Date.now() }], events: [ev(101)] });
@@ -59,10 +81,14 @@ describe('upgrading a running agent workflow from engine 1 to the facts-first en
         await recordEvents(h.pool, h.tenant, agent, [ev(101)]);
         await new Promise((r) => setTimeout(r, 500));
       }
-      const state = await eventually(async () => {
-        const s = await live(h, agent);
-        return s.engine === 2 ? s : undefined;
-      }, 10_000, 'engine 2');
+      const state = await eventually(
+        async () => {
+          const s = await live(h, agent);
+          return s.engine === 2 ? s : undefined;
+        },
+        10_000,
+        'engine 2',
+      );
       expect(state.timeline.some((t) => t.kind === 'wake')).toBe(true);
       expect((await statusLog(h, agent)).map((r) => r.to_status)).toEqual(['IDLE']);
       // Silent now: ABNORMAL on the facts-first engine.
@@ -73,7 +99,16 @@ describe('upgrading a running agent workflow from engine 1 to the facts-first en
       expect(history.events?.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toBe(true);
       // VIGIL_RECORD_HISTORIES=1: kept for replay.test.ts, like the engine tests' histories.
       if (process.env.VIGIL_RECORD_HISTORIES) {
-        const json = execFileSync(inject('temporalCli'), ['workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', id, '--output', 'json']);
+        const json = execFileSync(inject('temporalCli'), [
+          'workflow',
+          'show',
+          '--address',
+          inject('temporalAddress'),
+          '--workflow-id',
+          id,
+          '--output',
+          'json',
+        ]);
         await fs.writeFile(path.join(here, '..', 'histories', 'upgraded-engine-1-to-2.json'), json);
       }
     } finally {

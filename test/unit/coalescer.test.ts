@@ -1,13 +1,27 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Coalescer, isCoalescable, mustSignalNow, signalBytes, splitBatch, type Batch, type DeviceChange } from '../../gateway/coalescer.ts';
+import {
+  Coalescer,
+  isCoalescable,
+  mustSignalNow,
+  signalBytes,
+  splitBatch,
+  type Batch,
+  type DeviceChange,
+} from '../../gateway/coalescer.ts';
 import type { IntakeFacts } from '../../db/intake.ts';
 import type { AgentEvent } from '../../workflows/model.ts';
 
 const DIGEST = 1000;
 let seq = 0;
 const e = (type: number, deviceId = 'd1'): AgentEvent => ({ reqId: `r${++seq}`, type, ts: Date.now(), deviceId });
-const facts = (f: Partial<IntakeFacts> = {}): IntakeFacts => ({ status: 'ONLINE', offlineByWindow: false, tasksBefore: 1, tasksAfter: 1, ...f });
+const facts = (f: Partial<IntakeFacts> = {}): IntakeFacts => ({
+  status: 'ONLINE',
+  offlineByWindow: false,
+  tasksBefore: 1,
+  tasksAfter: 1,
+  ...f,
+});
 
 function setup() {
   const sent: { at: number; batch: Batch }[] = [];
@@ -106,7 +120,12 @@ describe('coalescer', () => {
 
   it('property: every intake row is signalled, urgent frames at once, activity within one digest, digests one interval apart', async () => {
     const types = fc.constantFrom(1, 2, 3, 4, 5, 100, 101, 102, 105);
-    const step = fc.record({ gap: fc.integer({ min: 0, max: 1500 }), type: types, device: fc.constantFrom('d1', 'd2'), urgent: fc.boolean() });
+    const step = fc.record({
+      gap: fc.integer({ min: 0, max: 1500 }),
+      type: types,
+      device: fc.constantFrom('d1', 'd2'),
+      urgent: fc.boolean(),
+    });
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => {
         vi.setSystemTime(1_000_000);
@@ -134,9 +153,10 @@ describe('coalescer', () => {
           }
           if (a.ev.type === 1) continue; // heartbeats ride along, or are dropped: HCM has their fact
           const same = (x: AgentEvent) => isCoalescable(x.type) && x.type !== 1 && x.deviceId === a.ev.deviceId;
-          const covering = a.urgent || !isCoalescable(a.ev.type)
-            ? sent.find((s) => s.batch.events.some((x) => x.reqId === a.ev.reqId))
-            : sent.find((s) => s.at >= a.at && s.batch.events.some((x) => same(x) && x.ts >= a.ev.ts));
+          const covering =
+            a.urgent || !isCoalescable(a.ev.type)
+              ? sent.find((s) => s.batch.events.some((x) => x.reqId === a.ev.reqId))
+              : sent.find((s) => s.at >= a.at && s.batch.events.some((x) => same(x) && x.ts >= a.ev.ts));
           expect(covering).toBeDefined();
           expect(covering!.at - a.at).toBeLessThanOrEqual(DIGEST);
         }
@@ -162,15 +182,22 @@ describe('naive mode (benchmark baseline)', () => {
 });
 
 describe('splitBatch: signals stay under a byte budget', () => {
-  const event = fc.record({
-    reqId: fc.uuid(), type: fc.constantFrom(2, 3, 5, 100), ts: fc.nat(),
-    data: fc.option(fc.record({ note: fc.string({ maxLength: 300 }) }), { nil: undefined }),
-  }).map((x): AgentEvent => (x.data === undefined ? { reqId: x.reqId, type: x.type, ts: x.ts } : x));
+  const event = fc
+    .record({
+      reqId: fc.uuid(),
+      type: fc.constantFrom(2, 3, 5, 100),
+      ts: fc.nat(),
+      data: fc.option(fc.record({ note: fc.string({ maxLength: 300 }) }), { nil: undefined }),
+    })
+    .map((x): AgentEvent => (x.data === undefined ? { reqId: x.reqId, type: x.type, ts: x.ts } : x));
   const device = fc.record({ deviceId: fc.constantFrom('a', 'b', 'c'), connected: fc.boolean(), at: fc.nat() });
-  const batch = fc.record({
-    events: fc.array(event, { maxLength: 80 }), devices: fc.array(device, { maxLength: 10 }),
-    pendingIds: fc.array(fc.nat(), { maxLength: 5 }),
-  }).map((b): Batch => ({ tenant: 't', agentId: 'a', ...b }));
+  const batch = fc
+    .record({
+      events: fc.array(event, { maxLength: 80 }),
+      devices: fc.array(device, { maxLength: 10 }),
+      pendingIds: fc.array(fc.nat(), { maxLength: 5 }),
+    })
+    .map((b): Batch => ({ tenant: 't', agentId: 'a', ...b }));
   const inApplyOrder = (ds: DeviceChange[]) => [...ds.filter((d) => d.connected), ...ds.filter((d) => !d.connected)];
 
   it('property: parts concatenate to the input in order, each under the budget, intake rows on the last', () => {
@@ -189,7 +216,11 @@ describe('splitBatch: signals stay under a byte budget', () => {
         expect(parts.slice(0, -1).flatMap((p) => p.pendingIds)).toEqual([]);
         expect(parts.at(-1)!.pendingIds).toEqual(b.pendingIds);
         // Connects before any event, disconnects after the last one, as in one unsplit signal.
-        const seq = parts.flatMap((p) => [...p.devices.filter((d) => d.connected).map(() => 'c'), ...p.events.map(() => 'e'), ...p.devices.filter((d) => !d.connected).map(() => 'd')]);
+        const seq = parts.flatMap((p) => [
+          ...p.devices.filter((d) => d.connected).map(() => 'c'),
+          ...p.events.map(() => 'e'),
+          ...p.devices.filter((d) => !d.connected).map(() => 'd'),
+        ]);
         expect(seq.join('')).toMatch(/^c*e*d*$/);
       }),
       { numRuns: 300 },

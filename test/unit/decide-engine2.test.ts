@@ -6,16 +6,33 @@ import { DEFAULT_RULE, type AgentEvent, type AgentState, type Facts } from '../.
 const T0 = 1_763_900_000_000;
 const MIN = 60_000;
 let n = 0;
-const ev = (type: number, receivedAt: number, extra: Partial<AgentEvent> = {}): AgentEvent => ({ reqId: `r${++n}`, type, ts: receivedAt, receivedAt, ...extra });
+const ev = (type: number, receivedAt: number, extra: Partial<AgentEvent> = {}): AgentEvent => ({
+  reqId: `r${++n}`,
+  type,
+  ts: receivedAt,
+  receivedAt,
+  ...extra,
+});
 const start = (): AgentState => initialState('t', 'a', T0, DEFAULT_RULE, 2);
 const facts = (s: AgentState, f: Partial<Facts> = {}): Facts => ({
-  status: s.status, cause: s.cause, since: s.since, version: s.version, priorStatus: s.priorStatus, offlineByWindow: s.offlineByWindow,
-  taskCount: s.taskCount, rule: s.rule, ...f,
+  status: s.status,
+  cause: s.cause,
+  since: s.since,
+  version: s.version,
+  priorStatus: s.priorStatus,
+  offlineByWindow: s.offlineByWindow,
+  taskCount: s.taskCount,
+  rule: s.rule,
+  ...f,
 });
 
 describe('engine 2: windows from the gateway clock and HCM facts', () => {
   it('measures windows from receipt time, never from the client ts', () => {
-    const s = decide(start(), { kind: 'events', events: [ev(101, T0 + MIN, { ts: T0 + MIN - 11 * MIN })], at: T0 + MIN + 5000 }).state;
+    const s = decide(start(), {
+      kind: 'events',
+      events: [ev(101, T0 + MIN, { ts: T0 + MIN - 11 * MIN })],
+      at: T0 + MIN + 5000,
+    }).state;
     expect(s.lastActionAt).toBe(T0 + MIN);
     expect(nextDeadline({ ...s, taskCount: 1 })).toEqual({ at: T0 + MIN + 8 * MIN, action: 'REMIND' });
   });
@@ -24,7 +41,11 @@ describe('engine 2: windows from the gateway clock and HCM facts', () => {
     const s = { ...start(), taskCount: 1 };
     const due = decide(s, { kind: 'timer', at: T0 + 10 * MIN });
     expect(due.candidates[0]!.dedupeKey).toBe(`ABNORMAL:default@0:${T0}`);
-    const edited = decide(due.state, { kind: 'facts', facts: facts(due.state, { rule: { ...DEFAULT_RULE, version: 1 }, taskCount: 1 }), at: T0 + 10 * MIN });
+    const edited = decide(due.state, {
+      kind: 'facts',
+      facts: facts(due.state, { rule: { ...DEFAULT_RULE, version: 1 }, taskCount: 1 }),
+      at: T0 + 10 * MIN,
+    });
     // Overdue under the new version at once (its reminder too, which a due ABNORMAL suppresses).
     expect(nextDeadline(edited.state)!.at).toBeLessThanOrEqual(T0 + 10 * MIN);
     const again = decide(edited.state, { kind: 'timer', at: T0 + 10 * MIN });
@@ -36,7 +57,16 @@ describe('engine 2: windows from the gateway clock and HCM facts', () => {
     const s = { ...start(), taskCount: 1 };
     const wake = decide(s, { kind: 'timer', at: T0 + 10 * MIN });
     const [c] = wake.candidates;
-    const reply = decide(wake.state, { kind: 'hcm', reply: { committed: false, candidate: c!, reason: 'ACTIVITY_SINCE', facts: facts(s, { lastActionAt: T0 + 7 * MIN }) }, at: T0 + 10 * MIN });
+    const reply = decide(wake.state, {
+      kind: 'hcm',
+      reply: {
+        committed: false,
+        candidate: c!,
+        reason: 'ACTIVITY_SINCE',
+        facts: facts(s, { lastActionAt: T0 + 7 * MIN }),
+      },
+      at: T0 + 10 * MIN,
+    });
     expect(reply.candidates).toEqual([]);
     expect(reply.state.lastActionAt).toBe(T0 + 7 * MIN);
     expect(nextDeadline(reply.state)).toEqual({ at: T0 + 15 * MIN, action: 'REMIND' });
@@ -45,14 +75,21 @@ describe('engine 2: windows from the gateway clock and HCM facts', () => {
   it('ends ABNORMAL from the facts alone: an action HCM recorded after it began', () => {
     const s: AgentState = { ...start(), status: 'ABNORMAL', since: T0 + 10 * MIN, priorStatus: 'BUSY', version: 3 };
     const d = decide(s, { kind: 'facts', facts: facts(s, { lastActionAt: T0 + 12 * MIN }), at: T0 + 20 * MIN });
-    expect(d.candidates).toMatchObject([{ from: 'ABNORMAL', to: 'BUSY', cause: 'ACTIVITY_RESUMED', windowStart: T0 + 12 * MIN }]);
+    expect(d.candidates).toMatchObject([
+      { from: 'ABNORMAL', to: 'BUSY', cause: 'ACTIVITY_RESUMED', windowStart: T0 + 12 * MIN },
+    ]);
     // Asked once: the same facts again propose nothing more.
-    expect(decide(d.state, { kind: 'facts', facts: facts(s, { lastActionAt: T0 + 12 * MIN }), at: T0 + 20 * MIN }).candidates).toEqual([]);
+    expect(
+      decide(d.state, { kind: 'facts', facts: facts(s, { lastActionAt: T0 + 12 * MIN }), at: T0 + 20 * MIN })
+        .candidates,
+    ).toEqual([]);
   });
 
   it("a fresh workflow's starting mark is not an action: no resume without one in HCM", () => {
     const s: AgentState = { ...start(), status: 'ABNORMAL', since: T0 - 30 * MIN, version: 2 };
-    expect(decide(s, { kind: 'facts', facts: facts(s, { lastActionAt: T0 - 40 * MIN }), at: T0 }).candidates).toEqual([]);
+    expect(decide(s, { kind: 'facts', facts: facts(s, { lastActionAt: T0 - 40 * MIN }), at: T0 }).candidates).toEqual(
+      [],
+    );
   });
 
   it('ignores a work-status request older than one already applied (a late leftover of a dead gateway)', () => {

@@ -8,7 +8,6 @@ import {
   type ActorKind,
   type AgentEvent,
   type AgentState,
-  type Candidate,
   type Decision,
   type Input,
   type Rule,
@@ -18,7 +17,6 @@ import { commitReply } from './hcm-stand-in.ts';
 
 const T0 = 1_763_900_000_000;
 const MIN = 60_000;
-
 
 interface EventSpec {
   type: number;
@@ -80,16 +78,14 @@ function simulate(ops: Op[], rule: Rule, hooks: Hooks = {}): Step[] {
     }
     now = target;
     if (op.kind === 'events') {
-      const batch = op.events.map(
-        (e): AgentEvent => ({
-          reqId: `r${++seq}`,
-          type: e.type,
-          ts: now + e.skew,
-          ...(e.status !== undefined ? { data: { status: e.status } } : {}),
-          ...(e.deviceId !== undefined ? { deviceId: e.deviceId } : {}),
-          ...(e.index !== undefined ? { index: e.index } : {}),
-        }),
-      );
+      const batch = op.events.map((e): AgentEvent => ({
+        reqId: `r${++seq}`,
+        type: e.type,
+        ts: now + e.skew,
+        ...(e.status !== undefined ? { data: { status: e.status } } : {}),
+        ...(e.deviceId !== undefined ? { deviceId: e.deviceId } : {}),
+        ...(e.index !== undefined ? { index: e.index } : {}),
+      }));
       batches.push(batch);
       apply({ kind: 'events', events: batch, at: now });
     } else if (op.kind === 'device') {
@@ -131,7 +127,14 @@ const eventSpec = (types: number[]): fc.Arbitrary<EventSpec> =>
 const gap = fc.oneof(fc.integer({ min: 0, max: 2 * MIN }), fc.integer({ min: 0, max: 25 * MIN }));
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('events' as const), gap, events: fc.array(eventSpec([1, ...ACTION_TYPES, 3001]), { minLength: 1, maxLength: 6 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('events' as const),
+      gap,
+      events: fc.array(eventSpec([1, ...ACTION_TYPES, 3001]), { minLength: 1, maxLength: 6 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('device' as const), gap, deviceId, connected: fc.boolean() }) },
   {
     weight: 1,
@@ -175,11 +178,13 @@ describe('decide properties', () => {
       flip: fc.option(fc.record({ deviceId, connected: fc.boolean() }), { nil: undefined }),
     });
     // Windows just above 60 s (plus client skew) make a missed action show up quickly.
-    const patient = fc.tuple(rule, fc.integer({ min: 62, max: 130 }), fc.boolean()).map(([r, abnormal, tight]) =>
-      tight || r.windows.abnormalAfterNoActionSec <= 62
-        ? { ...r, windows: { ...r.windows, abnormalAfterNoActionSec: abnormal } }
-        : r,
-    );
+    const patient = fc
+      .tuple(rule, fc.integer({ min: 62, max: 130 }), fc.boolean())
+      .map(([r, abnormal, tight]) =>
+        tight || r.windows.abnormalAfterNoActionSec <= 62
+          ? { ...r, windows: { ...r.windows, abnormalAfterNoActionSec: abnormal } }
+          : r,
+      );
     fc.assert(
       fc.property(patient, fc.array(tick, { maxLength: 60 }), (r, ticks) => {
         const script: Op[] = ticks.flatMap((t): Op[] => [
@@ -248,14 +253,21 @@ describe('decide properties', () => {
   });
 
   it(`(f) recentReqIds never exceeds ${RECENT_REQ_IDS_MAX} and forgets the oldest first`, () => {
-    const batch = fc.array(fc.nat(1500).map((n) => `r${n}`), { minLength: 1, maxLength: 100 });
+    const batch = fc.array(
+      fc.nat(1500).map((n) => `r${n}`),
+      { minLength: 1, maxLength: 100 },
+    );
     fc.assert(
       fc.property(fc.array(batch, { minLength: 1, maxLength: 15 }), (reqIdBatches) => {
         let state = initialState('t1', 'a1', T0);
         let remembered: string[] = [];
         reqIdBatches.forEach((reqIds, i) => {
           const at = T0 + i * 1000;
-          const d = decide(state, { kind: 'events', events: reqIds.map((reqId) => ({ reqId, type: 101, ts: at })), at });
+          const d = decide(state, {
+            kind: 'events',
+            events: reqIds.map((reqId) => ({ reqId, type: 101, ts: at })),
+            at,
+          });
           const seen = new Set(remembered);
           const fresh = reqIds.filter((id) => !seen.has(id) && (seen.add(id), true));
           remembered = [...remembered, ...fresh].slice(-RECENT_REQ_IDS_MAX);

@@ -5,7 +5,6 @@ import {
   RECENT_REQ_IDS_MAX,
   type AgentEvent,
   type AgentState,
-  type Candidate,
   type Decision,
   type Input,
   type Rule,
@@ -20,7 +19,6 @@ let reqSeq = 0;
 function ev(type: number, tsSec: number, extra: Partial<AgentEvent> = {}): AgentEvent {
   return { reqId: `r${++reqSeq}`, type, ts: at(tsSec), ...extra };
 }
-
 
 /** Decides, then lets the fake HCM commit whatever was proposed. */
 function step(state: AgentState, input: Input): { d: Decision; state: AgentState } {
@@ -472,7 +470,13 @@ describe('manual requests', () => {
 
   it("an agent's own request is AGENT_REQUEST, even for the current status", () => {
     const s = initialState('t1', 'a1', T0);
-    const d = decide(s, { kind: 'manual', status: 'ONLINE', actor: { kind: 'agent', id: 'a1' }, requestId: 'm2', at: at(5) });
+    const d = decide(s, {
+      kind: 'manual',
+      status: 'ONLINE',
+      actor: { kind: 'agent', id: 'a1' },
+      requestId: 'm2',
+      at: at(5),
+    });
     expect(d.candidates).toHaveLength(1);
     expect(d.candidates[0]).toMatchObject({ from: 'ONLINE', to: 'ONLINE', cause: 'AGENT_REQUEST' });
     expect(d.candidates[0]).not.toHaveProperty('reason');
@@ -485,7 +489,12 @@ describe('HCM replies', () => {
     const c = decide(s, timer(600)).candidates[0]!;
     const d = decide(s, commitReply(s, c));
     expect(d.candidates).toEqual([]);
-    expect(d.state).toMatchObject({ status: 'ABNORMAL', priorStatus: 'ONLINE', since: at(600), version: s.version + 1 });
+    expect(d.state).toMatchObject({
+      status: 'ABNORMAL',
+      priorStatus: 'ONLINE',
+      since: at(600),
+      version: s.version + 1,
+    });
     expect(d.next).toEqual({ at: at(1200), action: 'OFFLINE' });
   });
 
@@ -527,7 +536,12 @@ describe('HCM replies', () => {
       reply: { committed: false, candidate: c, reason: 'STALE', facts: { ...facts, version: s.version } },
     }).state;
     expect(nextDeadline(rejected)).toBeNull();
-    const supervisorOnline = adoptFacts(rejected, { ...facts, cause: 'SUPERVISOR', since: at(700), version: s.version + 1 });
+    const supervisorOnline = adoptFacts(rejected, {
+      ...facts,
+      cause: 'SUPERVISOR',
+      since: at(700),
+      version: s.version + 1,
+    });
     expect(nextDeadline(supervisorOnline)!.at).toBeLessThan(at(700));
     const again = decide(supervisorOnline, timer(700));
     expect(again.candidates.map((x) => [x.to, x.dedupeKey])).toEqual([['ABNORMAL', `ABNORMAL:default:${T0}`]]);

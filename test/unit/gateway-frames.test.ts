@@ -4,8 +4,10 @@ import { BucketMap, TokenBucket } from '../../gateway/rate-limit.ts';
 import { originAllowed } from '../../gateway/ws.ts';
 
 describe('frame validation', () => {
-  it('accepts the frames of PROTOCOL.md and rejects others with the field named', () => {
-    expect(parseFrame('{"type":"hello","token":"x","deviceId":"tab-1","modules":[{"module":"ticket","entity":"list"}]}')).toHaveProperty('frame');
+  it('accepts the frames of docs/PROTOCOL.md and rejects others with the field named', () => {
+    expect(
+      parseFrame('{"type":"hello","token":"x","deviceId":"tab-1","modules":[{"module":"ticket","entity":"list"}]}'),
+    ).toHaveProperty('frame');
     expect(parseFrame('{"type":"ack","msgIds":["m-1"]}')).toHaveProperty('frame');
     expect(parseFrame('not json')).toEqual({ error: 'frame is not JSON' });
     expect(parseFrame('{"type":"events","events":[]}')).toMatchObject({ error: expect.stringContaining('events') });
@@ -30,17 +32,36 @@ describe('frame validation', () => {
       'tab-1',
       now,
     );
-    expect(valid.map((e) => [e.reqId, e.ts, e.deviceId])).toEqual([['a', now - 5, 'tab-1'], ['e', now, 'tab-1'], ['f', now, 'tab-1']]);
-    expect(rejected.map((r) => [r.reqId, r.code])).toEqual([['b', 'BAD_EVENT'], ['c', 'BAD_EVENT'], ['d', 'BAD_EVENT'], ['', 'BAD_EVENT']]);
+    expect(valid.map((e) => [e.reqId, e.ts, e.deviceId])).toEqual([
+      ['a', now - 5, 'tab-1'],
+      ['e', now, 'tab-1'],
+      ['f', now, 'tab-1'],
+    ]);
+    expect(rejected.map((r) => [r.reqId, r.code])).toEqual([
+      ['b', 'BAD_EVENT'],
+      ['c', 'BAD_EVENT'],
+      ['d', 'BAD_EVENT'],
+      ['', 'BAD_EVENT'],
+    ]);
   });
 });
 
 describe('values Postgres refuses, in frames and events', () => {
   it('closes non-event frames naming the field, and checks hello.deviceId against the id grammar', () => {
-    expect(parseFrame(JSON.stringify({ type: 'hello', token: 'x', deviceId: 'tab:1' }))).toMatchObject({ error: expect.stringMatching(/^deviceId: must be 1–128/) });
-    expect(parseFrame(JSON.stringify({ type: 'hello', token: 'x', deviceId: 'tab-1', modules: [{ module: 'a\u0000', entity: 'b' }] }))).toEqual({ error: 'modules.0.module: must not contain NUL (\\u0000)' });
-    expect(parseFrame('{"type":"register","module":"m","entity":"\\ud800"}')).toMatchObject({ error: expect.stringMatching(/^entity: .*surrogate/) });
-    expect(parseFrame(JSON.stringify({ type: 'hello', token: 'x', deviceId: 'jane@acme.com+tab.1_x-y' }))).toHaveProperty('frame');
+    expect(parseFrame(JSON.stringify({ type: 'hello', token: 'x', deviceId: 'tab:1' }))).toMatchObject({
+      error: expect.stringMatching(/^deviceId: must be 1–128/),
+    });
+    expect(
+      parseFrame(
+        JSON.stringify({ type: 'hello', token: 'x', deviceId: 'tab-1', modules: [{ module: 'a\u0000', entity: 'b' }] }),
+      ),
+    ).toEqual({ error: 'modules.0.module: must not contain NUL (\\u0000)' });
+    expect(parseFrame('{"type":"register","module":"m","entity":"\\ud800"}')).toMatchObject({
+      error: expect.stringMatching(/^entity: .*surrogate/),
+    });
+    expect(
+      parseFrame(JSON.stringify({ type: 'hello', token: 'x', deviceId: 'jane@acme.com+tab.1_x-y' })),
+    ).toHaveProperty('frame');
   });
 
   it('rejects such events in the receipt with the field named, and bounds data', () => {

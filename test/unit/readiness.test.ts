@@ -12,7 +12,12 @@ describe('waiting for /readyz', () => {
     const c = clock(0);
     c.advance(207_000); // the CLI build, before the wait begins
     let calls = 0;
-    const waited = await waitUntilReady({ timeoutMs: 180_000, now: c.now, sleep: c.sleep, probe: async () => ({ ready: ++calls > 20 }) });
+    const waited = await waitUntilReady({
+      timeoutMs: 180_000,
+      now: c.now,
+      sleep: c.sleep,
+      probe: async () => ({ ready: ++calls > 20 }),
+    });
     expect(waited).toBe(20 * 500);
   });
 
@@ -20,7 +25,10 @@ describe('waiting for /readyz', () => {
     const c = clock(1_000_000);
     const progress: [number, string | undefined][] = [];
     const wait = waitUntilReady({
-      timeoutMs: 60_000, now: c.now, sleep: c.sleep, progressEveryMs: 10_000,
+      timeoutMs: 60_000,
+      now: c.now,
+      sleep: c.sleep,
+      progressEveryMs: 10_000,
       probe: async () => ({ ready: false, detail: 'worker down' }),
       onProgress: (ms, d) => progress.push([ms, d]),
     });
@@ -35,7 +43,9 @@ describe('waiting for /readyz', () => {
     const c = clock(0);
     let calls = 0;
     const waited = await waitUntilReady({
-      timeoutMs: 10_000, now: c.now, sleep: c.sleep,
+      timeoutMs: 10_000,
+      now: c.now,
+      sleep: c.sleep,
       probe: async () => {
         if (++calls < 4) throw new Error('ECONNREFUSED');
         return { ready: true };
@@ -45,7 +55,24 @@ describe('waiting for /readyz', () => {
   });
 
   it('reads what is down from a /readyz body', () => {
-    expect(describeChecks({ ready: false, checks: { postgres: 'ok', temporal: 'ok', worker: 'down' } })).toBe('worker down');
+    expect(describeChecks({ ready: false, checks: { postgres: 'ok', temporal: 'ok', worker: 'down' } })).toBe(
+      'worker down',
+    );
+    expect(
+      describeChecks({
+        ready: false,
+        checks: { postgres: 'ok', temporal: 'ok', worker: 'down', searchAttributes: 'down' },
+        missing: ['AgentStatus', 'SkillGroups'],
+      }),
+    ).toBe(
+      'worker down, searchAttributes down (missing AgentStatus, SkillGroups; npm run temporal:setup registers them)',
+    );
+    expect(
+      describeChecks({
+        ready: false,
+        checks: { postgres: 'ok', temporal: 'down', worker: 'down', searchAttributes: 'down' },
+      }),
+    ).toBe('temporal down, worker down, searchAttributes down');
     expect(describeChecks({ ready: true, checks: { postgres: 'ok' } })).toBeUndefined();
     expect(describeChecks(undefined)).toBeUndefined();
   });

@@ -6,7 +6,11 @@ type Candidate = Pick<RuleRow, 'ruleId' | 'scope' | 'enabled' | 'updatedAt'>;
 
 const T0 = Date.parse('2026-11-23T10:00:00.000Z');
 const rule = (ruleId: string, scope: RuleRow['scope'] = {}, extra: Partial<Candidate> = {}): Candidate => ({
-  ruleId, scope, enabled: true, updatedAt: new Date(T0).toISOString(), ...extra,
+  ruleId,
+  scope,
+  enabled: true,
+  updatedAt: new Date(T0).toISOString(),
+  ...extra,
 });
 const agent: RuleSubject = { businessLine: 'sales', skillGroups: ['sg-en', 'sg-vip'], channels: ['chat'] };
 const picked = (rules: Candidate[], a = agent) => pickRule(rules, a)?.ruleId;
@@ -21,16 +25,26 @@ describe('pickRule: tenant → business line → skill group → channel, most s
   });
 
   it('prefers a skill-group rule to a business-line rule', () => {
-    expect(picked([rule('bl', { businessLine: 'sales' }), rule('sg', { skillGroups: ['sg-vip'] }), rule('tenant')])).toBe('sg');
+    expect(
+      picked([rule('bl', { businessLine: 'sales' }), rule('sg', { skillGroups: ['sg-vip'] }), rule('tenant')]),
+    ).toBe('sg');
   });
 
   it('prefers a channel rule to a skill-group rule, even one that also names the business line', () => {
-    const rules = [rule('sg+bl', { businessLine: 'sales', skillGroups: ['sg-en'] }), rule('ch', { channels: ['chat'] })];
+    const rules = [
+      rule('sg+bl', { businessLine: 'sales', skillGroups: ['sg-en'] }),
+      rule('ch', { channels: ['chat'] }),
+    ];
     expect(picked(rules)).toBe('ch');
   });
 
   it('adds up scope parts: skill group + business line beats skill group alone', () => {
-    expect(picked([rule('sg', { skillGroups: ['sg-en'] }), rule('sg+bl', { businessLine: 'sales', skillGroups: ['sg-en'] })])).toBe('sg+bl');
+    expect(
+      picked([
+        rule('sg', { skillGroups: ['sg-en'] }),
+        rule('sg+bl', { businessLine: 'sales', skillGroups: ['sg-en'] }),
+      ]),
+    ).toBe('sg+bl');
   });
 
   it('matches skill groups and channels by overlap with the agent', () => {
@@ -85,43 +99,64 @@ const agentArb: fc.Arbitrary<RuleSubject> = fc.record({
 
 describe('pickRule properties', () => {
   it('picks an enabled matching rule, and one exists whenever it picks none', () => {
-    fc.assert(fc.property(rulesArb, agentArb, (rules, a) => {
-      const p = pickRule(rules, a);
-      if (p) expect(p.enabled && ruleMatches(p, a)).toBe(true);
-      else expect(rules.filter((r) => ruleMatches(r, a))).toEqual([]);
-    }));
+    fc.assert(
+      fc.property(rulesArb, agentArb, (rules, a) => {
+        const p = pickRule(rules, a);
+        if (p) expect(p.enabled && ruleMatches(p, a)).toBe(true);
+        else expect(rules.filter((r) => ruleMatches(r, a))).toEqual([]);
+      }),
+    );
   });
 
   it('no matching rule is more specific than the pick, nor equally specific and newer', () => {
-    fc.assert(fc.property(rulesArb, agentArb, (rules, a) => {
-      const p = pickRule(rules, a);
-      for (const r of rules.filter((x) => ruleMatches(x, a))) {
-        expect(specificity(r)).toBeLessThanOrEqual(specificity(p!));
-        if (specificity(r) === specificity(p!)) expect(Date.parse(r.updatedAt)).toBeLessThanOrEqual(Date.parse(p!.updatedAt));
-      }
-    }));
+    fc.assert(
+      fc.property(rulesArb, agentArb, (rules, a) => {
+        const p = pickRule(rules, a);
+        for (const r of rules.filter((x) => ruleMatches(x, a))) {
+          expect(specificity(r)).toBeLessThanOrEqual(specificity(p!));
+          if (specificity(r) === specificity(p!))
+            expect(Date.parse(r.updatedAt)).toBeLessThanOrEqual(Date.parse(p!.updatedAt));
+        }
+      }),
+    );
   });
 
   it('does not depend on the order the database returns rules in', () => {
-    fc.assert(fc.property(rulesArb, agentArb, fc.infiniteStream(fc.nat()), (rules, a, seeds) => {
-      const shuffled = rules.map((r) => ({ r, k: seeds.next().value as number })).sort((x, y) => x.k - y.k).map((x) => x.r);
-      expect(pickRule(shuffled, a)?.ruleId).toBe(pickRule(rules, a)?.ruleId);
-    }));
+    fc.assert(
+      fc.property(rulesArb, agentArb, fc.infiniteStream(fc.nat()), (rules, a, seeds) => {
+        const shuffled = rules
+          .map((r) => ({ r, k: seeds.next().value as number }))
+          .sort((x, y) => x.k - y.k)
+          .map((x) => x.r);
+        expect(pickRule(shuffled, a)?.ruleId).toBe(pickRule(rules, a)?.ruleId);
+      }),
+    );
   });
 
   it('adding a disabled or non-matching rule changes nothing', () => {
-    fc.assert(fc.property(rulesArb, agentArb, scopeArb, fc.boolean(), (rules, a, scope, disable) => {
-      const extra = { ruleId: 'zzzzz', scope: disable ? scope : { ...scope, businessLine: 'nowhere' }, enabled: !disable, updatedAt: new Date(T0 + 10_000).toISOString() };
-      expect(pickRule([...rules, extra], a)?.ruleId).toBe(pickRule(rules, a)?.ruleId);
-    }));
+    fc.assert(
+      fc.property(rulesArb, agentArb, scopeArb, fc.boolean(), (rules, a, scope, disable) => {
+        const extra = {
+          ruleId: 'zzzzz',
+          scope: disable ? scope : { ...scope, businessLine: 'nowhere' },
+          enabled: !disable,
+          updatedAt: new Date(T0 + 10_000).toISOString(),
+        };
+        expect(pickRule([...rules, extra], a)?.ruleId).toBe(pickRule(rules, a)?.ruleId);
+      }),
+    );
   });
 
   it('narrowing a winning rule further to the agent keeps it the winner', () => {
-    fc.assert(fc.property(rulesArb, agentArb, (rules, a) => {
-      const p = pickRule(rules, a);
-      fc.pre(p !== undefined && a.channels.length > 0);
-      const narrowed = rules.map((r) => (r === p ? { ...r, scope: { ...r.scope, businessLine: a.businessLine, channels: [a.channels[0]!] } } : r));
-      expect(pickRule(narrowed, a)?.ruleId).toBe(p!.ruleId);
-    }));
+    fc.assert(
+      fc.property(rulesArb, agentArb, (rules, a) => {
+        const p = pickRule(rules, a);
+        fc.pre(p !== undefined && a.channels.length > 0);
+        const narrowed = rules.map((r) =>
+          r === p ? { ...r, scope: { ...r.scope, businessLine: a.businessLine, channels: [a.channels[0]!] } } : r,
+        );
+        expect(pickRule(narrowed, a)?.ruleId).toBe(p.ruleId);
+      }),
+    );
   });
 });

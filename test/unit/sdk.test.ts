@@ -148,7 +148,12 @@ class FallbackServer {
     let text = '';
     for await (const chunk of req) text += String(chunk);
     const body: unknown = text ? JSON.parse(text) : undefined;
-    this.requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body });
+    this.requests.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      authorization: req.headers.authorization,
+      body,
+    });
     const json = (status: number, value: unknown): void => {
       writeHead(status, { 'content-type': 'application/json' });
       end(JSON.stringify(value));
@@ -340,7 +345,10 @@ describe('session', () => {
 
     gw.receiptFor = (events) => ({ accepted: events.map((e) => e.reqId), duplicates: [], rejected: [] });
     gw.conns[0]!.ws.terminate();
-    const again = await waitFor(() => gw.conns[1] && gw.events(gw.conns[1]).length >= 3 && gw.events(gw.conns[1]), 'resend');
+    const again = await waitFor(
+      () => gw.conns[1] && gw.events(gw.conns[1]).length >= 3 && gw.events(gw.conns[1]),
+      'resend',
+    );
     expect(again.slice(0, 3).map((e) => e.reqId)).toEqual(ids);
     expect(again.slice(0, 3)).toEqual(first);
     await waitFor(() => client.unackedCount === 0, 'receipted after reconnect');
@@ -460,14 +468,23 @@ describe('an expired token', () => {
     gw.onHello = (conn) => {
       gw.welcome(conn);
       if (gw.conns.length === 1) {
-        conn.ws.send(JSON.stringify({ type: 'error', code: 'TOKEN_EXPIRED', message: 'the token expired; reconnect with a fresh token' }));
+        conn.ws.send(
+          JSON.stringify({
+            type: 'error',
+            code: 'TOKEN_EXPIRED',
+            message: 'the token expired; reconnect with a fresh token',
+          }),
+        );
         conn.ws.close(4401, 'TOKEN_EXPIRED');
       }
     };
-    const { client, rec } = makeClient({ token: () => {
-      tokens.push(`tok-${++n}`);
-      return tokens.at(-1)!;
-    }, random: () => 0 });
+    const { client, rec } = makeClient({
+      token: () => {
+        tokens.push(`tok-${++n}`);
+        return tokens.at(-1)!;
+      },
+      random: () => 0,
+    });
     client.start();
     await waitFor(() => gw.conns.length === 2 && client.state === 'open', 'reconnected after the expiry');
     expect(tokens.length).toBeGreaterThanOrEqual(2); // asked again (the fallback asks too while down)

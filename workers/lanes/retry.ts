@@ -8,7 +8,11 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, baseMs: 1_000, maxMs: 300_000 };
 
 /** What follows failed attempt number `attempts` (1-based): a delay, or the dead-letter state. */
-export function afterFailure(attempts: number, p: RetryPolicy, rand: () => number = Math.random): { dead: boolean; delayMs: number } {
+export function afterFailure(
+  attempts: number,
+  p: RetryPolicy,
+  rand: () => number = Math.random,
+): { dead: boolean; delayMs: number } {
   if (attempts >= p.maxAttempts) return { dead: true, delayMs: 0 };
   const ceiling = Math.min(p.maxMs, p.baseMs * 2 ** (attempts - 1));
   // Half fixed, half random: retries of many rows spread out without ever retrying at once.

@@ -1,7 +1,7 @@
 // Lanes whose delivery is a Postgres write (feed, push): claim, deliver and mark in one
 // transaction, so a crash anywhere in between delivers nothing and the rows stay pending.
 import { claimInTransaction, markDone, markFailed, type ClaimedDelivery } from '../../db/deliveries.ts';
-import { inTransaction, type Pool, type PoolClient } from '../../db/pool.ts';
+import { advisoryXactLock, inSavepoint, inTransaction, type Pool, type PoolClient } from '../../db/pool.ts';
 import type { LaneHooks } from './hooks.ts';
 import { afterFailure, errorText, type RetryPolicy } from './retry.ts';
 
@@ -21,32 +21,38 @@ export async function dispatchTxBatch(pool: Pool, o: TxBatchOptions): Promise<nu
   const done: ClaimedDelivery[] = [];
   const failed: boolean[] = [];
   const n = await inTransaction(pool, async (c) => {
-    if (o.advisoryLock !== undefined) await c.query('SELECT pg_advisory_xact_lock($1)', [o.advisoryLock]);
+    if (o.advisoryLock !== undefined) await advisoryXactLock(c, o.advisoryLock);
     const rows = await claimInTransaction(c, o.lane, o.batch);
     if (rows.length === 0) return 0;
-    await c.query('SAVEPOINT batch');
     try {
-      await o.deliver(c, rows);
+      await inSavepoint(c, () => o.deliver(c, rows));
       done.push(...rows);
     } catch {
-      await c.query('ROLLBACK TO SAVEPOINT batch');
       for (const row of rows) {
-        await c.query('SAVEPOINT one');
         try {
-          await o.deliver(c, [row]);
+          await inSavepoint(c, () => o.deliver(c, [row]));
           done.push(row);
         } catch (err) {
-          await c.query('ROLLBACK TO SAVEPOINT one');
           const next = afterFailure(row.attempts, o.retry);
           await markFailed(c, o.lane, row.outboxId, { attempts: row.attempts, ...next, error: errorText(err) });
           failed.push(next.dead);
         }
       }
     }
-    if (done.length) await markDone(c, o.lane, done.map((r) => r.outboxId), true);
+    if (done.length)
+      await markDone(
+        c,
+        o.lane,
+        done.map((r) => r.outboxId),
+        true,
+      );
     return rows.length;
   });
-  if (done.length) o.hooks.delivered(o.lane, done.map((r) => r.createdAt));
+  if (done.length)
+    o.hooks.delivered(
+      o.lane,
+      done.map((r) => r.createdAt),
+    );
   for (const dead of failed) o.hooks.failed(o.lane, dead);
   return n;
 }

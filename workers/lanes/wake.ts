@@ -5,7 +5,9 @@
 // the gate by a grace period, so a commit that saw the gate open just before it lapsed is still
 // found by the scout.
 import pg from 'pg';
+import { closeWakeGate, extendWakeGate, lanesWithDueRows, OUTBOX_CHANNEL } from '../../db/deliveries.ts';
 import type { Pool } from '../../db/pool.ts';
+import { WEBHOOKS_CHANNEL } from '../../db/webhooks.ts';
 
 export interface WakeOptions {
   /** Safety-net poll per lane (a lost notification costs at most this). */
@@ -34,13 +36,21 @@ export class Wake {
   /** Called on 'vigil_webhooks' (subscriptions changed). */
   onSubscriptionsChanged: () => void = () => {};
 
-  constructor(private pool: Pool, private databaseUrl: string, readonly o: WakeOptions = DEFAULT_WAKE, private onError: (e: unknown) => void = () => {}) {}
+  constructor(
+    private pool: Pool,
+    private databaseUrl: string,
+    readonly o: WakeOptions = DEFAULT_WAKE,
+    private onError: (e: unknown) => void = () => {},
+  ) {}
 
   async start(): Promise<void> {
     await this.listen();
-    this.timer = setInterval(() => {
-      if (Date.now() - this.lastWorkAt < this.o.coolMs) void this.extend();
-    }, Math.max(50, this.o.gateMs / 4));
+    this.timer = setInterval(
+      () => {
+        if (Date.now() - this.lastWorkAt < this.o.coolMs) void this.extend();
+      },
+      Math.max(50, this.o.gateMs / 4),
+    );
   }
 
   private async listen(): Promise<void> {
@@ -48,7 +58,7 @@ export class Wake {
     const client = new pg.Client({ connectionString: this.databaseUrl });
     const retry = () => setTimeout(() => void this.listen().catch(this.onError), 1_000);
     client.on('notification', (n) => {
-      if (n.channel === 'vigil_webhooks') this.onSubscriptionsChanged();
+      if (n.channel === WEBHOOKS_CHANNEL) this.onSubscriptionsChanged();
       this.wakeAll();
     });
     client.on('error', (err) => {
@@ -59,8 +69,8 @@ export class Wake {
     });
     try {
       await client.connect();
-      await client.query('LISTEN vigil_outbox');
-      await client.query('LISTEN vigil_webhooks');
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      await client.query(`LISTEN ${WEBHOOKS_CHANNEL}`);
       this.client = client;
       // Whatever was committed while nobody listened.
       this.wakeAll();
@@ -89,10 +99,7 @@ export class Wake {
     if (this.extending || this.stopped) return;
     this.extending = true;
     try {
-      await this.pool.query(
-        `UPDATE outbox_wake_gate SET hot_until = GREATEST(hot_until, clock_timestamp() + $1 * interval '1 millisecond')`,
-        [this.o.gateMs],
-      );
+      await extendWakeGate(this.pool, this.o.gateMs);
       this.hotUntil = Date.now() + this.o.gateMs + this.o.coolMs / 2;
     } catch (err) {
       this.onError(err);
@@ -109,10 +116,7 @@ export class Wake {
       while (this.hot && !this.stopped) {
         await sleep(this.o.hotPollMs);
         try {
-          const { rows } = await this.pool.query<{ lane: string }>(
-            `SELECT DISTINCT lane FROM outbox_deliveries WHERE state = 'pending' AND next_attempt_at <= clock_timestamp()`,
-          );
-          for (const r of rows) this.wakeLane(r.lane);
+          for (const lane of await lanesWithDueRows(this.pool)) this.wakeLane(lane);
         } catch (err) {
           this.onError(err);
         }
@@ -152,17 +156,23 @@ export class Wake {
     this.stopped = true;
     clearInterval(this.timer);
     this.wakeAll();
-    if (this.hotUntil > 0) await this.pool.query(`UPDATE outbox_wake_gate SET hot_until = '-infinity'`).catch(this.onError);
+    if (this.hotUntil > 0) await closeWakeGate(this.pool).catch(this.onError);
     await this.client?.end().catch(() => {});
   }
 }
 
 /** A lane's own loop: a full round is followed at once by the next; otherwise it waits for a wake-up. */
-export function runLaneLoop(wake: Wake, lane: string, full: number, pass: () => Promise<number>, onError: (e: unknown) => void): { stop(): Promise<void> } {
+export function runLaneLoop(
+  wake: Wake,
+  lane: string,
+  full: number,
+  pass: () => Promise<number>,
+  onError: (e: unknown) => void,
+): { stop(): Promise<void> } {
   let running = true;
   const loop = (async () => {
     while (running) {
-      let n = 0;
+      let n: number;
       try {
         n = await pass();
       } catch (err) {

@@ -4,7 +4,13 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { guardedLookup, hostOf, isBlockedAddress, REFUSED_TARGET, RefusedTargetError } from '../../platform/address-policy.ts';
+import {
+  guardedLookup,
+  hostOf,
+  isBlockedAddress,
+  REFUSED_TARGET,
+  RefusedTargetError,
+} from '../../platform/address-policy.ts';
 import { claimWithLease, markDone, markFailed, type ClaimedDelivery } from '../../db/deliveries.ts';
 import type { Pool } from '../../db/pool.ts';
 import { recordAck, type Webhook } from '../../db/webhooks.ts';
@@ -32,8 +38,13 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
 /** The JSON body of a delivery (README "Webhooks"). */
 export function webhookBody(row: ClaimedDelivery): string {
   return JSON.stringify({
-    eventId: row.eventId, tenant: row.tenant, agentId: row.agentId, topic: row.topic, version: row.version,
-    committedAt: row.createdAt.toISOString(), data: row.payload,
+    eventId: row.eventId,
+    tenant: row.tenant,
+    agentId: row.agentId,
+    topic: row.topic,
+    version: row.version,
+    committedAt: row.createdAt.toISOString(),
+    data: row.payload,
   });
 }
 
@@ -65,20 +76,24 @@ async function post(sub: Webhook, row: ClaimedDelivery, o: WebhookLaneOptions): 
   const allowPrivate = o.allowPrivate ?? false;
   if (!allowPrivate && isIP(hostOf(url)) && isBlockedAddress(hostOf(url))) throw new RefusedTargetError();
   const status = await new Promise<number>((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? https : http).request(url, {
-      method: 'POST',
-      agent: agentFor(url.protocol, allowPrivate),
-      headers: {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-        'x-vigil-event-id': row.eventId,
-        'x-vigil-timestamp': timestamp,
-        'x-vigil-signature': signWebhook(sub.secret, timestamp, body),
+    const req = (url.protocol === 'https:' ? https : http).request(
+      url,
+      {
+        method: 'POST',
+        agent: agentFor(url.protocol, allowPrivate),
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'x-vigil-event-id': row.eventId,
+          'x-vigil-timestamp': timestamp,
+          'x-vigil-signature': signWebhook(sub.secret, timestamp, body),
+        },
       },
-    }, (res) => {
-      res.resume(); // redirects are not followed: a 3xx is a failed attempt
-      resolve(res.statusCode ?? 0);
-    });
+      (res) => {
+        res.resume(); // redirects are not followed: a 3xx is a failed attempt
+        resolve(res.statusCode ?? 0);
+      },
+    );
     const timer = setTimeout(() => req.destroy(new TimeoutError(`timeout after ${o.timeoutMs} ms`)), o.timeoutMs);
     req.once('close', () => clearTimeout(timer));
     req.once('error', reject);

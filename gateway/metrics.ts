@@ -1,0 +1,72 @@
+// The gateway's Prometheus metrics (README "The gateway"): one registry per gateway instance, with
+// Node's default metrics; the HTTP side adds its request counter to the same registry.
+import client from 'prom-client';
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
+
+/** `signalsPerEvent` feeds the coalescing-ratio gauge when scraped. */
+export function createGatewayMetrics(signalsPerEvent: () => number) {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  new client.Gauge({
+    name: 'vigil_coalescing_ratio',
+    help: 'Signals sent per event accepted (lower is better)',
+    registers,
+    collect() {
+      this.set(signalsPerEvent());
+    },
+  });
+  return {
+    registry,
+    connections: new client.Gauge({
+      name: 'vigil_ws_connections',
+      help: 'Open websocket connections (welcomed)',
+      registers,
+    }),
+    events: new client.Counter({
+      name: 'vigil_events_total',
+      help: 'Events received, by type and outcome',
+      labelNames: ['type', 'outcome'],
+      registers,
+    }),
+    receipts: new client.Counter({
+      name: 'vigil_receipts_total',
+      help: 'Receipts sent',
+      labelNames: ['via'],
+      registers,
+    }),
+    signals: new client.Counter({
+      name: 'vigil_signals_total',
+      help: 'Signals sent to agent workflows',
+      labelNames: ['source'],
+      registers,
+    }),
+    rejects: new client.Counter({
+      name: 'vigil_rejects_total',
+      help: 'Rejected frames, events and connections, by code',
+      labelNames: ['code'],
+      registers,
+    }),
+    pushes: new client.Counter({ name: 'vigil_pushes_total', help: 'Push frames sent to devices', registers }),
+    receiptLatency: new client.Histogram({
+      name: 'vigil_receipt_seconds',
+      help: 'Frame arrival to receipt',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    signalLatency: new client.Histogram({
+      name: 'vigil_signal_seconds',
+      help: 'signalWithStart duration',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    // Client clocks never move a deadline (the gateway's receipt time does); their skew is only watched.
+    clockSkew: new client.Histogram({
+      name: 'vigil_client_clock_skew_seconds',
+      help: "Absolute difference between an event's client ts and the gateway's receipt time",
+      buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600],
+      registers,
+    }),
+  };
+}

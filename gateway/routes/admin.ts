@@ -1,0 +1,159 @@
+// Administration (docs/PROTOCOL.md "HTTP API"): agent profiles, rules and their versions. An edit
+// that can bring a deadline forward reaches the running windows at once (gateway/rule-changes.ts).
+import type { FastifyInstance } from 'fastify';
+import { getAgent, upsertAgent, type AgentInput } from '../../db/agents.ts';
+import { getRule, listRules, listRuleVersions, upsertRule, type RuleInput } from '../../db/rules.ts';
+import { DEFAULT_RULE } from '../../workflows/model.ts';
+import { authenticate, fail, type GatewayDeps } from '../http.ts';
+import { notifyRuleChange } from '../rule-changes.ts';
+import { AGENT_PROFILE, AUTHED, errors, idParams, NO_QUERY, RULE } from '../schemas.ts';
+
+const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
+const NAMES = { type: 'array', items: NAME, minItems: 1, maxItems: 500, uniqueItems: true } as const;
+const SECONDS = { type: 'integer', minimum: 1, maximum: 7 * 86_400 } as const;
+
+export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise<void> {
+  app.addHook('onRequest', authenticate);
+  // Agents created here belong to this gateway's region until an operator moves them.
+  const region = d.region ?? 'local';
+
+  app.put<{ Params: { agentId: string }; Body: AgentInput }>(
+    '/v1/agents/:agentId',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        summary: "Creates or updates an agent's profile (omitted fields keep their value)",
+        params: idParams('agentId'),
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            displayName: { type: 'string', maxLength: 200 },
+            businessLine: { type: 'string', maxLength: 200 },
+            skillGroups: { ...NAMES, minItems: 0 },
+            channels: { ...NAMES, minItems: 0 },
+          },
+        },
+        response: { 200: AGENT_PROFILE, ...AUTHED },
+      },
+    },
+    async (req) => {
+      const { tenant } = req.principal!;
+      await upsertAgent(d.pool, tenant, req.params.agentId, req.body, region);
+      return getAgent(d.pool, tenant, req.params.agentId);
+    },
+  );
+
+  app.put<{ Params: { ruleId: string }; Body: RuleInput }>(
+    '/v1/rules/:ruleId',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        summary: 'Replaces a rule (omitted fields take the defaults) and bumps its version',
+        params: idParams('ruleId'),
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            scope: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { businessLine: NAME, skillGroups: NAMES, channels: NAMES },
+            },
+            windows: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                idleAfterNoTaskSec: SECONDS,
+                remindAfterNoActionSec: SECONDS,
+                abnormalAfterNoActionSec: SECONDS,
+                offlineAfterAbnormalSec: SECONDS,
+              },
+            },
+            reminderLockSec: { ...SECONDS, minimum: 0 },
+            reconnectGraceSec: { ...SECONDS, minimum: 0 },
+            offlineRecovery: { type: 'string', enum: ['manual', 'onActivity'] },
+            enabled: { type: 'boolean' },
+          },
+        },
+        response: {
+          ...Object.fromEntries(
+            [200, 201].map((code) => [
+              code,
+              {
+                ...RULE,
+                properties: {
+                  ...RULE.properties,
+                  reached: { type: 'integer', description: 'Running agent workflows told to re-read their rule now' },
+                },
+              },
+            ]),
+          ),
+          ...AUTHED,
+        },
+      },
+    },
+    async (req, reply) => {
+      const w = { ...DEFAULT_RULE.windows, ...req.body.windows };
+      // The reminder comes before ABNORMAL (also a CHECK in the rules table: answer 400, not 503).
+      if (w.remindAfterNoActionSec > w.abnormalAfterNoActionSec) {
+        return fail(
+          reply,
+          400,
+          'BAD_REQUEST',
+          `body/windows/remindAfterNoActionSec (${w.remindAfterNoActionSec}) must not exceed abnormalAfterNoActionSec (${w.abnormalAfterNoActionSec})`,
+        );
+      }
+      const { tenant } = req.principal!;
+      const before = await getRule(d.pool, tenant, req.params.ruleId);
+      const rule = await upsertRule(d.pool, tenant, req.params.ruleId, req.body);
+      // `reached`: running agent workflows told to re-read their rule now (0 when the edit can
+      // only move deadlines later: each workflow learns that at its next wake-up).
+      const reached = await notifyRuleChange(
+        d.pool,
+        d.temporal,
+        tenant,
+        before,
+        rule,
+        app.vigil.tuning.temporalTimeoutMs,
+      );
+      return reply.code(rule.version === 1 ? 201 : 200).send({ ...rule, reached });
+    },
+  );
+
+  app.get(
+    '/v1/rules',
+    {
+      config: { roles: ['admin', 'supervisor'] },
+      schema: {
+        summary: "The tenant's rules",
+        querystring: NO_QUERY,
+        response: { 200: { type: 'object', properties: { rules: { type: 'array', items: RULE } } }, ...AUTHED },
+      },
+    },
+    async (req) => ({ rules: await listRules(d.pool, req.principal!.tenant) }),
+  );
+
+  app.get<{ Params: { ruleId: string } }>(
+    '/v1/rules/:ruleId/versions',
+    {
+      config: { roles: ['admin', 'supervisor'] },
+      schema: {
+        summary: "A rule's versions, newest first, each as it was written",
+        params: idParams('ruleId'),
+        querystring: NO_QUERY,
+        response: {
+          200: { type: 'object', properties: { versions: { type: 'array', items: RULE } } },
+          ...AUTHED,
+          ...errors(404),
+        },
+      },
+    },
+    async (req, reply) => {
+      const versions = await listRuleVersions(d.pool, req.principal!.tenant, req.params.ruleId);
+      // Every rule has at least the version it has now: none is a rule the tenant does not have.
+      if (versions.length === 0) return fail(reply, 404, 'NOT_FOUND', `no rule ${req.params.ruleId}`);
+      return { versions };
+    },
+  );
+}
