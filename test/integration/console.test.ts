@@ -180,7 +180,10 @@ describe('operator console in a real browser', () => {
   it("shows HCM's rejection and its reason in the timeline", async () => {
     // HCM commits only agents of its own region: this one now belongs to another region.
     await h.pool.query(`UPDATE agents SET region = 'elsewhere' WHERE tenant = $1 AND agent_id = 'c-ana'`, [h.tenant]);
-    await page.click('tr[data-agent="c-ana"] button');
+    // Clicked through the DOM, not at coordinates: the floor re-sorts as c-cat's override arrives, and a
+    // click at a row's old position would open another agent.
+    await page.$eval('tr[data-agent="c-ana"] button', (b) => (b as HTMLButtonElement).click());
+    await page.waitForFunction(() => document.querySelector('#drawer-h')?.textContent === 'c-ana');
     await page.waitForSelector('.status-form');
     await page.select('.status-form select[name="status"]', 'ONLINE');
     await page.click('.status-form button[type="submit"]');
