@@ -2,6 +2,7 @@
 // the agent's status row, re-reads the facts, and writes status, log and outbox rows together —
 // or rejects with a reason and the fresh facts.
 import { ensureAgent } from '../db/agents.ts';
+import { inputHold, recordHeld, resolveHeld } from '../db/input-health.ts';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import { resolveRule } from '../db/rules.ts';
 import { lockStatus, openTaskCount, transitionCommitted, writeReminder, writeTransition } from '../db/status.ts';
@@ -167,7 +168,37 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
       if (await transitionCommitted(c, cand.tenant, cand.agentId, cand.dedupeKey))
         return { committed: false, candidate: cand, reason: 'ALREADY_HANDLED', facts };
       const why = recheck(cand, facts, row.region, region);
-      if (why) return { committed: false, candidate: cand, reason: why, facts };
+      // Absence by a window: held while the agent's input looks broken (README "Input health and degrade").
+      const holdable = cand.actor.kind === 'system' && (cand.to === 'ABNORMAL' || cand.to === 'OFFLINE');
+      if (why) {
+        if (holdable && why !== 'REGION_NOT_OWNER') {
+          await resolveHeld(c, cand.tenant, cand.agentId, cand.dedupeKey, 'released');
+        }
+        return { committed: false, candidate: cand, reason: why, facts };
+      }
+      let heldSince: Date | undefined;
+      if (holdable) {
+        const hold = await inputHold(c, cand.tenant, row.businessLine);
+        if (hold) {
+          const w = facts.rule.windows;
+          const windowSec = cand.to === 'ABNORMAL' ? w.abnormalAfterNoActionSec : w.offlineAfterAbnormalSec;
+          await recordHeld(c, {
+            tenant: cand.tenant,
+            agentId: cand.agentId,
+            dedupeKey: cand.dedupeKey,
+            to: cand.to,
+            cause: cand.cause,
+            businessLine: row.businessLine,
+            windowStart: cand.windowStart,
+            dueAt: cand.windowStart + windowSec * 1000,
+          });
+          const held = { scope: hold.scope, reason: hold.reason, until: Date.now() + hold.recheckSec * 1000 };
+          return { committed: false, candidate: cand, reason: 'INPUT_DEGRADED', facts: { ...facts, held } };
+        }
+        // A window held before begins when it closed, not when the input came back.
+        const dueAt = await resolveHeld(c, cand.tenant, cand.agentId, cand.dedupeKey, 'committed');
+        if (dueAt) heldSince = new Date(Math.min(Date.now(), Math.max(dueAt.getTime(), facts.since)));
+      }
 
       const version = facts.version + 1;
       const priorStatus = cand.to === 'ABNORMAL' ? cand.from : null;
@@ -189,6 +220,7 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
         windowStart: cand.windowStart,
         dedupeKey: cand.dedupeKey,
         basis: cand.basis,
+        ...(heldSince ? { since: heldSince } : {}),
       });
       return {
         committed: true,

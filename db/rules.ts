@@ -1,11 +1,14 @@
 import type { Queryable, Row } from './pool.ts';
 import { DEFAULT_RULE, type Rule } from '../workflows/model.ts';
+import type { InputThresholds } from './input-health.ts';
 
 export interface RuleRow extends Rule {
   tenant: string;
   scope: { businessLine?: string; skillGroups?: string[]; channels?: string[] };
   enabled: boolean;
   updatedAt: string;
+  /** Input-health thresholds of the rule's scope (README "Input health and degrade"); the rest default. */
+  inputHealth?: Partial<InputThresholds>;
 }
 
 export interface RuleInput {
@@ -15,11 +18,12 @@ export interface RuleInput {
   reconnectGraceSec?: number;
   offlineRecovery?: Rule['offlineRecovery'];
   enabled?: boolean;
+  inputHealth?: Partial<InputThresholds>;
 }
 
 const COLUMNS = `rule_id, version, business_line, skill_groups, channels, idle_after_no_task_sec,
   remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec,
-  reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled, updated_at, tenant`;
+  reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled, updated_at, tenant, input_health`;
 
 function toRule(r: Row): RuleRow {
   return {
@@ -42,6 +46,7 @@ function toRule(r: Row): RuleRow {
     },
     enabled: r.enabled,
     updatedAt: new Date(r.updated_at).toISOString(),
+    inputHealth: r.input_health ?? {},
   };
 }
 
@@ -137,8 +142,8 @@ export async function upsertRule(db: Queryable, tenant: string, ruleId: string, 
     `WITH up AS (
        INSERT INTO rules (tenant, rule_id, business_line, skill_groups, channels, idle_after_no_task_sec,
           remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec,
-          reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+          reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled, input_health)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
        ON CONFLICT (tenant, rule_id) DO UPDATE SET version = rules.version + 1,
           business_line = EXCLUDED.business_line, skill_groups = EXCLUDED.skill_groups,
           channels = EXCLUDED.channels, idle_after_no_task_sec = EXCLUDED.idle_after_no_task_sec,
@@ -146,7 +151,8 @@ export async function upsertRule(db: Queryable, tenant: string, ruleId: string, 
           abnormal_after_no_action_sec = EXCLUDED.abnormal_after_no_action_sec,
           offline_after_abnormal_sec = EXCLUDED.offline_after_abnormal_sec,
           reminder_lock_sec = EXCLUDED.reminder_lock_sec, reconnect_grace_sec = EXCLUDED.reconnect_grace_sec,
-          offline_recovery = EXCLUDED.offline_recovery, enabled = EXCLUDED.enabled, updated_at = now()
+          offline_recovery = EXCLUDED.offline_recovery, enabled = EXCLUDED.enabled,
+          input_health = EXCLUDED.input_health, updated_at = now()
        RETURNING ${COLUMNS}
      ), kept AS (
        INSERT INTO rule_versions (${COLUMNS}) SELECT ${COLUMNS} FROM up
@@ -166,6 +172,7 @@ export async function upsertRule(db: Queryable, tenant: string, ruleId: string, 
       input.reconnectGraceSec ?? DEFAULT_RULE.reconnectGraceSec,
       input.offlineRecovery ?? DEFAULT_RULE.offlineRecovery,
       input.enabled ?? true,
+      JSON.stringify(input.inputHealth ?? {}),
     ],
   );
   return toRule(rows[0]);
@@ -205,4 +212,10 @@ export async function agentsInScopes(db: Queryable, tenant: string, scopes: Rule
     params,
   );
   return rows.map((r) => r.agent_id);
+}
+
+/** Enabled rules that set input-health thresholds (for every tenant: the evaluator judges them all). */
+export async function inputHealthRules(db: Queryable): Promise<RuleRow[]> {
+  const { rows } = await db.query(`SELECT ${COLUMNS} FROM rules WHERE enabled AND input_health <> '{}'`);
+  return rows.map(toRule);
 }

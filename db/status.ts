@@ -88,17 +88,20 @@ export interface Transition {
   windowStart: number;
   dedupeKey: string;
   basis: unknown;
+  /** When the status began, if not now: a window HCM held while input was degraded begins when it closed. */
+  since?: Date;
 }
 
 /**
  * Writes a decided change: the status row, its log row and its 'status' outbox row (whose trigger
- * creates the delivery rows of every lane). Answers the commit time, the change's `since`.
+ * creates the delivery rows of every lane). Answers the change's `since`: the commit time, or `t.since`
+ * (the log's committed_at stays the commit time).
  */
 export async function writeTransition(c: Queryable, t: Transition): Promise<Date> {
   const { rows } = await c.query<{ since: Date }>(
-    `UPDATE status_table SET status = $3, status_code = $4, cause = $5, actor = $6, since = now(),
-            version = $7, prior_status = $8, offline_by_window = $9, rule_id = $10, rule_version = $11,
-            updated_at = now()
+    `UPDATE status_table SET status = $3, status_code = $4, cause = $5, actor = $6,
+            since = coalesce($12::timestamptz, now()), version = $7, prior_status = $8, offline_by_window = $9,
+            rule_id = $10, rule_version = $11, updated_at = now()
       WHERE tenant = $1 AND agent_id = $2 RETURNING since`,
     [
       t.tenant,
@@ -112,13 +115,14 @@ export async function writeTransition(c: Queryable, t: Transition): Promise<Date
       t.offlineByWindow,
       t.rule.ruleId,
       t.rule.version,
+      t.since ?? null,
     ],
   );
   const since = rows[0]!.since;
   await c.query(
     `INSERT INTO unified_work_status_log (tenant, agent_id, version, from_status, to_status, cause, actor,
        reason, rule_id, rule_version, window_start, dedupe_key, basis, committed_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,to_timestamp($11 / 1000.0),$12,$13,$14)`,
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,to_timestamp($11 / 1000.0),$12,$13,now())`,
     [
       t.tenant,
       t.agentId,
@@ -133,7 +137,6 @@ export async function writeTransition(c: Queryable, t: Transition): Promise<Date
       t.windowStart,
       t.dedupeKey,
       JSON.stringify(t.basis),
-      since,
     ],
   );
   await c.query(

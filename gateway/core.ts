@@ -11,6 +11,7 @@ import type { EventsSignal } from '../workflows/contract.ts';
 import { Coalescer, type Batch } from './coalescer.ts';
 import type { GatewayDeps } from './http.ts';
 import { createIngest } from './ingest.ts';
+import { createInputHealth } from './input-health.ts';
 import { IntakeWriter } from './intake.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { Presence } from './presence.ts';
@@ -82,7 +83,26 @@ export function createCore(d: GatewayDeps) {
   });
   const connections = new ConnectionCounter(tuning.agentMaxConnections);
   const push = new PushFanOut(d.pool, m, log);
-  const ingest = createIngest({ pool: d.pool, region, writer, presence, coalescer, limiter, metrics: m, log });
+  const inputHealth = createInputHealth({
+    pool: d.pool,
+    gatewayId,
+    metrics: m,
+    log,
+    flushMs: tuning.inputFlushMs,
+    evalMs: tuning.inputEvalMs,
+    windowSec: tuning.inputWindowSec,
+  });
+  const ingest = createIngest({
+    pool: d.pool,
+    region,
+    writer,
+    presence,
+    coalescer,
+    limiter,
+    metrics: m,
+    inputHealth,
+    log,
+  });
   const timers: ReturnType<typeof setInterval>[] = [];
 
   return {
@@ -96,11 +116,13 @@ export function createCore(d: GatewayDeps) {
     log,
     limiter,
     connections,
+    inputHealth,
     ...ingest,
 
     async start(): Promise<void> {
       await presence.start();
       await push.start();
+      inputHealth.start();
       timers.push(setInterval(() => coalescer.prune(), PRUNE_MS));
     },
 
@@ -108,6 +130,7 @@ export function createCore(d: GatewayDeps) {
     async stop(): Promise<void> {
       for (const t of timers) clearInterval(t);
       await coalescer.flushAll();
+      await inputHealth.stop();
       await presence.stop(tuning.drainGraceSec).catch((err) => log.warn({ err }, 'lease release'));
       push.stop();
     },

@@ -10,6 +10,7 @@ import type { Receipt } from '../sdk/protocol.ts';
 import type { Coalescer } from './coalescer.ts';
 import { checkEvents } from './frames.ts';
 import { RefusedInput, type IntakeWriter } from './intake.ts';
+import type { InputHealth } from './input-health.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { Presence } from './presence.ts';
 import type { EventRefusal, FairLimiter } from './rate-limit.ts';
@@ -27,6 +28,7 @@ export interface IngestParts {
   coalescer: Coalescer;
   limiter: FairLimiter;
   metrics: GatewayMetrics;
+  inputHealth: InputHealth;
   log: pino.Logger;
 }
 
@@ -52,6 +54,7 @@ export function createIngest(o: IngestParts) {
       const why = o.limiter.take(tenant, agentId, n);
       if (!why) return undefined;
       m.rejects.inc({ code: why });
+      o.inputHealth.rejected(tenant, agentId, n);
       return {
         code: why,
         message:
@@ -80,10 +83,12 @@ export function createIngest(o: IngestParts) {
         if (typeof ts === 'number') m.clockSkew.observe(Math.abs(now - ts) / 1000);
       }
       for (const r of rejected) m.rejects.inc({ code: r.code });
+      o.inputHealth.rejected(tenant, agentId, rejected.length);
       try {
         const p = await o.writer.submit(tenant, agentId, valid);
         o.presence.seen(tenant, agentId, deviceId);
         for (const e of p.fresh) m.events.inc({ type: String(e.type), outcome: 'accepted' });
+        o.inputHealth.accepted(tenant, agentId, p.fresh, now);
         for (const _ of p.duplicates) m.events.inc({ type: 'any', outcome: 'duplicate' });
         o.coalescer.accept(tenant, agentId, p.fresh, p.pendingId, p.urgent);
         m.receipts.inc({ via });
@@ -94,11 +99,13 @@ export function createIngest(o: IngestParts) {
           // Postgres refuses this frame's data: resending cannot help, so say so instead of `retry`.
           o.log.warn({ err, tenant, agentId, sqlState: err.sqlState }, 'intake refused a frame');
           m.rejects.inc({ code: 'INVALID_INPUT' });
+          o.inputHealth.rejected(tenant, agentId, valid.length);
           const refused = valid.map((e) => ({ reqId: e.reqId, code: 'INVALID_INPUT', message: err.message }));
           return { type: 'receipt', accepted: [], duplicates: [], rejected: [...rejected, ...refused] };
         }
         o.log.error({ err }, 'intake commit failed');
         m.rejects.inc({ code: 'UNAVAILABLE' });
+        o.inputHealth.storeFailed(tenant, agentId);
         return { type: 'receipt', accepted: [], duplicates: [], rejected, retry: valid.map((e) => e.reqId) };
       }
     },

@@ -61,6 +61,8 @@ export function createGatewayMetrics(signalsPerEvent: () => number) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    /** Input health per scope (README "Input health and degrade"), set from the stored verdicts. */
+    input: inputHealthGauges(registers),
     // Client clocks never move a deadline (the gateway's receipt time does); their skew is only watched.
     clockSkew: new client.Histogram({
       name: 'vigil_client_clock_skew_seconds',
@@ -68,5 +70,31 @@ export function createGatewayMetrics(signalsPerEvent: () => number) {
       buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600],
       registers,
     }),
+  };
+}
+
+function inputHealthGauges(registers: client.Registry[]) {
+  const scope = ['tenant', 'business_line'];
+  const gauge = (name: string, help: string, labelNames = scope) =>
+    new client.Gauge({ name, help, labelNames, registers });
+  return {
+    degraded: gauge(
+      'vigil_input_degraded',
+      "1 while a scope's automatic ABNORMAL/OFFLINE is held (alert on it); reason RATE_DROP, STORE_ERRORS or FORCED_ON/OFF",
+      [...scope, 'reason'],
+    ),
+    held: gauge('vigil_input_held_windows', 'ABNORMAL/OFFLINE windows HCM holds now for the scope'),
+    actions: gauge('vigil_input_actions', 'Actions accepted in the sample window'),
+    baseline: gauge('vigil_input_baseline_actions', "Actions per sample window the scope's baseline expects"),
+    connected: gauge('vigil_input_connected_agents', 'Agents with a device connected'),
+    heardRatio: gauge('vigil_input_heard_ratio', 'Share of connected agents heard from in the sample window'),
+    actedRatio: gauge('vigil_input_acted_ratio', 'Share of connected agents whose last action is in the sample window'),
+    lag: gauge('vigil_input_lag_seconds', "Mean client-to-gateway lag (receipt time minus the client's ts)"),
+    rejects: gauge('vigil_input_rejects', 'Events refused in the sample window'),
+    events: gauge('vigil_input_events', 'Events accepted in the sample window, by region and channel', [
+      ...scope,
+      'region',
+      'channel',
+    ]),
   };
 }

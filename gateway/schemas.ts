@@ -112,6 +112,22 @@ export const AGENT_PROFILE = {
 
 const SECONDS_OUT = { type: 'integer' } as const;
 
+/** A rule's input-health thresholds (README "Input health and degrade"); each one optional. */
+export const INPUT_THRESHOLDS = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    dropRatio: { type: 'number', minimum: 0, maximum: 1 },
+    recoverRatio: { type: 'number', minimum: 0, maximum: 1 },
+    connectedRatio: { type: 'number', minimum: 0, maximum: 1 },
+    minConnected: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    minBaselineActions: { type: 'number', minimum: 1, maximum: 1e9 },
+    baselineSec: { type: 'integer', minimum: 1, maximum: 604_800 },
+    holdRecheckSec: { type: 'integer', minimum: 1, maximum: 86_400 },
+    recoveryGraceSec: { type: 'integer', minimum: 0, maximum: 86_400 },
+  },
+} as const;
+
 export const RULE = {
   type: 'object',
   properties: {
@@ -136,6 +152,7 @@ export const RULE = {
     },
     enabled: { type: 'boolean' },
     updatedAt: { type: 'string' },
+    inputHealth: INPUT_THRESHOLDS,
   },
 } as const;
 

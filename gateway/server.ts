@@ -13,6 +13,7 @@ import { consoleRoutes } from './routes/console.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { floorRoutes } from './routes/floor.ts';
+import { inputHealthRoutes } from './routes/input-health.ts';
 import { healthRoutes } from './routes/health.ts';
 import { propagationRoutes } from './routes/propagation.ts';
 import { workbenchRoutes } from './routes/workbench.ts';
@@ -100,6 +101,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     adminRoutes,
     propagationRoutes,
     floorRoutes,
+    inputHealthRoutes,
     websocketRoute,
     consoleRoutes,
   ]) {

@@ -51,6 +51,9 @@ const Env = z.object({
     .min(60)
     .default(24 * 3600),
   VIGIL_TEMPORAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  VIGIL_INPUT_FLUSH_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+  VIGIL_INPUT_EVAL_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  VIGIL_INPUT_WINDOW_SEC: z.coerce.number().min(1).max(3_600).default(60),
   VIGIL_WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0'),
   VIGIL_DISPATCHER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   VIGIL_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
@@ -172,6 +175,12 @@ export interface GatewayTuning {
   agentTokenMaxSec: number;
   /** Deadline of every Temporal call the gateway makes (signal, query, update, describeTaskQueue). */
   temporalTimeoutMs: number;
+  /** Input health (README "Input health and degrade"): intake counts are written this often… */
+  inputFlushMs: number;
+  /** …scopes are judged this often (by one gateway at a time)… */
+  inputEvalMs: number;
+  /** …over the last this many seconds of intake. */
+  inputWindowSec: number;
 }
 
 export class ConfigError extends Error {}
@@ -225,6 +234,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       wsMaxInflightFrames: e.VIGIL_WS_MAX_INFLIGHT_FRAMES,
       agentTokenMaxSec: e.VIGIL_AGENT_TOKEN_MAX_SEC,
       temporalTimeoutMs: e.VIGIL_TEMPORAL_TIMEOUT_MS,
+      inputFlushMs: e.VIGIL_INPUT_FLUSH_MS,
+      inputEvalMs: e.VIGIL_INPUT_EVAL_MS,
+      inputWindowSec: e.VIGIL_INPUT_WINDOW_SEC,
     },
     dispatcher: {
       metricsPort: e.VIGIL_DISPATCHER_METRICS_PORT,

@@ -182,6 +182,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
         'wake',
         `${c.to} not due: HCM has an action at ${new Date(reply.facts.lastActionAt ?? 0).toISOString()}; the window moves`,
       );
+    } else if (!reply.committed && reply.reason === 'INPUT_DEGRADED' && reply.facts.held) {
+      const { scope, reason, until } = reply.facts.held;
+      note('held', `${c.from}→${c.to} held: input of ${scope} ${reason}; asked again ${new Date(until).toISOString()}`);
     } else note('reject', `${c.from}→${c.to}: ${reply.reason}`);
     adopt(reply.facts);
     const d = decide(state, { kind: 'hcm', reply, at: Date.now() });

@@ -28,7 +28,8 @@ export type SetStatusResult = { committed: true; facts: Facts } | { committed: f
 
 export interface TimelineEntry {
   at: number;
-  kind: 'events' | 'device' | 'candidate' | 'commit' | 'reject' | 'reminder' | 'manual' | 'wake' | 'rule' | 'hcm';
+  kind:
+    'events' | 'device' | 'candidate' | 'commit' | 'reject' | 'reminder' | 'manual' | 'wake' | 'rule' | 'hcm' | 'held';
   detail: string;
 }
 

@@ -17,6 +17,7 @@ import {
   type Cause,
   type Decision,
   type Facts,
+  type HcmReply,
   type Input,
   type PlannedAction,
   type Reminder,
@@ -118,8 +119,10 @@ export function decide(state: AgentState, input: Input): Decision {
       return onDevice(state, input.deviceId, input.connected, input.at);
     case 'timer':
       return onTimer(state, input.at);
-    case 'hcm':
-      return afterFacts(state, input.reply.facts, input.at);
+    case 'hcm': {
+      const d = afterFacts(state, input.reply.facts, input.at);
+      return state.engine === 2 ? afterHold(d, input.reply) : d;
+    }
     case 'facts':
       return afterFacts(state, input.facts, input.at);
     case 'refresh':
@@ -233,6 +236,22 @@ function afterFacts(state: AgentState, facts: Facts, at: number): Decision {
   return decision(s, candidate ? [candidate] : []);
 }
 
+/**
+ * Engine 2: HCM held a window of absence because the agent's input looked broken (README "Input
+ * health and degrade"). The window is not answered: it comes due again when the hold ends, and HCM
+ * decides it then from the facts. Any other answer ends the hold.
+ */
+function afterHold(d: Decision, reply: HcmReply): Decision {
+  const s = d.state;
+  const held = !reply.committed && reply.reason === 'INPUT_DEGRADED' ? reply.facts.held : undefined;
+  if (held) {
+    s.holdUntil = held.until;
+    s.proposedKeys = (s.proposedKeys ?? []).filter((k) => k !== reply.candidate.dedupeKey);
+  } else if (s.holdUntil === undefined) return d;
+  else delete s.holdUntil;
+  return decision(s, d.candidates, d.reminders, d.duplicates);
+}
+
 /** Engine 2: a candidate HCM already answered at this version is not proposed again (no loops). */
 function once(s: AgentState, c: Candidate | null): Candidate | null {
   if (!c) return null;
@@ -343,6 +362,8 @@ function deadlines(s: AgentState): Deadline[] {
   const { windows } = s.rule;
   const ruleId = ruleTag(s);
   const proposed = new Set(s.proposedKeys ?? []);
+  // Windows of absence HCM holds (input degraded) come due again no earlier than the hold's end.
+  const held = (at: number): number => Math.max(at, s.holdUntil ?? at);
   const out: Deadline[] = [];
   const add = (action: PlannedAction, at: number, windowStart: number, dedupeKey: string): void => {
     if (!proposed.has(dedupeKey)) out.push({ at, action, windowStart, dedupeKey });
@@ -355,7 +376,7 @@ function deadlines(s: AgentState): Deadline[] {
   if (WATCHED.includes(s.status)) {
     const abnormalAt = s.lastActionAt + ms(windows.abnormalAfterNoActionSec);
     const abnormalKey = `ABNORMAL:${ruleId}:${s.lastActionAt}`;
-    add('ABNORMAL', abnormalAt, s.lastActionAt, abnormalKey);
+    add('ABNORMAL', held(abnormalAt), s.lastActionAt, abnormalKey);
     // One reminder per silence, none once ABNORMAL is proposed, and the lock may only delay it.
     const silenceReminded = s.lastReminderAt !== null && s.lastReminderAt >= s.lastActionAt;
     if (!silenceReminded && !proposed.has(abnormalKey)) {
@@ -365,7 +386,7 @@ function deadlines(s: AgentState): Deadline[] {
     }
   }
   if (s.status === 'ABNORMAL') {
-    add('OFFLINE', s.since + ms(windows.offlineAfterAbnormalSec), s.since, `OFFLINE:${ruleId}:${s.since}`);
+    add('OFFLINE', held(s.since + ms(windows.offlineAfterAbnormalSec)), s.since, `OFFLINE:${ruleId}:${s.since}`);
   }
   const grace = ms(s.rule.reconnectGraceSec);
   for (const [id, device] of Object.entries(s.devices)) {

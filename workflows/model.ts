@@ -152,6 +152,11 @@ export interface AgentState {
    * next request) must not undo the newer one: the client's ts orders an agent's events.
    */
   lastRequestTs?: number;
+  /**
+   * ms: HCM held an ABNORMAL/OFFLINE window because the agent's input looked broken (README "Input
+   * health and degrade"); such windows come due again no earlier than this. Cleared by HCM's next answer.
+   */
+  holdUntil?: number;
 }
 
 export type Input =
@@ -209,6 +214,11 @@ export interface Facts extends Pick<
   /** Operator-facing attributes of the agent (search attributes). */
   businessLine?: string;
   skillGroups?: string[];
+  /**
+   * With an INPUT_DEGRADED rejection: the agent's input scope looks broken (or an operator said so),
+   * so HCM holds windows of absence; ask again at `until` (ms, HCM's clock).
+   */
+  held?: { scope: string; reason: string; until: number };
 }
 
 export type HcmReply =

@@ -2,11 +2,12 @@
 // that can bring a deadline forward reaches the running windows at once (gateway/rule-changes.ts).
 import type { FastifyInstance } from 'fastify';
 import { getAgent, upsertAgent, type AgentInput } from '../../db/agents.ts';
+import { INPUT_THRESHOLDS as INPUT_THRESHOLD_DEFAULTS } from '../../db/input-health.ts';
 import { getRule, listRules, listRuleVersions, upsertRule, type RuleInput } from '../../db/rules.ts';
 import { DEFAULT_RULE } from '../../workflows/model.ts';
 import { authenticate, fail, type GatewayDeps } from '../http.ts';
 import { notifyRuleChange } from '../rule-changes.ts';
-import { AGENT_PROFILE, AUTHED, errors, idParams, NO_QUERY, RULE } from '../schemas.ts';
+import { AGENT_PROFILE, AUTHED, errors, idParams, INPUT_THRESHOLDS, NO_QUERY, RULE } from '../schemas.ts';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const NAMES = { type: 'array', items: NAME, minItems: 1, maxItems: 500, uniqueItems: true } as const;
@@ -74,6 +75,7 @@ export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise
             reconnectGraceSec: { ...SECONDS, minimum: 0 },
             offlineRecovery: { type: 'string', enum: ['manual', 'onActivity'] },
             enabled: { type: 'boolean' },
+            inputHealth: INPUT_THRESHOLDS,
           },
         },
         response: {
@@ -102,6 +104,15 @@ export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise
           400,
           'BAD_REQUEST',
           `body/windows/remindAfterNoActionSec (${w.remindAfterNoActionSec}) must not exceed abnormalAfterNoActionSec (${w.abnormalAfterNoActionSec})`,
+        );
+      }
+      const ih = { ...INPUT_THRESHOLD_DEFAULTS, ...req.body.inputHealth };
+      if (ih.recoverRatio < ih.dropRatio) {
+        return fail(
+          reply,
+          400,
+          'BAD_REQUEST',
+          `body/inputHealth/recoverRatio (${ih.recoverRatio}) must not be below dropRatio (${ih.dropRatio})`,
         );
       }
       const { tenant } = req.principal!;
