@@ -24,7 +24,7 @@ export interface RetentionPolicy {
   budgetMs: number;
 }
 
-export type RetentionTable = 'outbox' | 'statusLog' | 'feed' | 'push' | 'dedupe' | 'closedTasks';
+export type RetentionTable = 'outbox' | 'statusLog' | 'feed' | 'push' | 'dedupe' | 'closedTasks' | 'heldWindows';
 
 export interface RetentionResult {
   deleted: Record<RetentionTable, number>;
@@ -51,6 +51,7 @@ export async function applyRetention(
     push: 0,
     dedupe: 0,
     closedTasks: 0,
+    heldWindows: 0,
   };
   let statements = 0;
   const spent = () => now() >= until;
@@ -157,6 +158,13 @@ export async function applyRetention(
         SELECT ctid FROM tasks WHERE state = 'closed' AND updated_at < now() - make_interval(secs => $1) LIMIT $2))
         AND state = 'closed' AND updated_at < now() - make_interval(secs => $1)`,
       p.closedTaskDays * DAY,
+    ),
+    // Windows held while input was degraded, once resolved: as long as the status log.
+    await byAge(
+      'heldWindows',
+      `DELETE FROM held_candidates WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM held_candidates WHERE resolved_at < now() - make_interval(secs => $1) LIMIT $2))`,
+      p.statusLogDays * DAY,
     ),
   ];
   return { deleted, statements, more: finished.includes(false) };

@@ -182,7 +182,7 @@ describe('operator console in a real browser', () => {
     await h.pool.query(`UPDATE agents SET region = 'elsewhere' WHERE tenant = $1 AND agent_id = 'c-ana'`, [h.tenant]);
     // Clicked through the DOM, not at coordinates: the floor re-sorts as c-cat's override arrives, and a
     // click at a row's old position would open another agent.
-    await page.$eval('tr[data-agent="c-ana"] button', (b) => (b as HTMLButtonElement).click());
+    await page.$eval('tr[data-agent="c-ana"] button', (b) => b.click());
     await page.waitForFunction(() => document.querySelector('#drawer-h')?.textContent === 'c-ana');
     await page.waitForSelector('.status-form');
     await page.select('.status-form select[name="status"]', 'ONLINE');

@@ -118,6 +118,22 @@ describe('retention', () => {
       );
     }
 
+    // Held windows (as the status log, once resolved; an open hold always stays).
+    for (const [key, resolvedDays] of [
+      ['held-old', 100],
+      ['held-new', 1],
+      ['held-open', null],
+    ] as const) {
+      await q(
+        `INSERT INTO held_candidates (tenant, agent_id, dedupe_key, to_status, cause, business_line, window_start,
+            due_at, first_held_at, resolved_at, outcome)
+         VALUES ($1, 'r1', $2, 'ABNORMAL', 'NO_ACTION', '', now() - interval '101 days', now() - interval '101 days',
+            now() - interval '101 days', now() - make_interval(days => $3::int),
+            CASE WHEN $3::int IS NOT NULL THEN 'committed' END)`,
+        [t, key, resolvedDays],
+      );
+    }
+
     const result = await h.client.workflow.execute(retentionWorkflow, {
       taskQueue: h.taskQueue,
       workflowId: `retention-${t}`,
@@ -125,7 +141,15 @@ describe('retention', () => {
     });
     expect(result.more).toBe(false);
     // Other test files' rows are all younger than any retention: every deletion counted is one of ours.
-    expect(result.deleted).toEqual({ outbox: 3, statusLog: 2, feed: 2, push: 1, dedupe: 1, closedTasks: 1 });
+    expect(result.deleted).toEqual({
+      outbox: 3,
+      statusLog: 2,
+      feed: 2,
+      push: 1,
+      dedupe: 1,
+      closedTasks: 1,
+      heldWindows: 1,
+    });
 
     const { rows: left } = await q(`SELECT id FROM status_change_outbox WHERE tenant = $1 ORDER BY id`, [t]);
     const ids = left.map((r) => Number(r.id));
