@@ -22,3 +22,14 @@ export const ago = (iso: string | null, now: number): string =>
   iso ? `${duration(now - Date.parse(iso))} ago` : 'never';
 
 export const clock = (iso: string): string => new Date(iso).toLocaleTimeString();
+
+/** "12 min ago" for a past time, "in 3 min" for a future one (beyond a second of clock tick or skew). */
+export const relative = (iso: string | null, now: number): string => {
+  if (!iso) return 'never';
+  const d = Date.parse(iso) - now;
+  return d > 1000 ? `in ${duration(d)}` : `${duration(Math.max(0, -d))} ago`;
+};
+
+/** "120 ms", "1.4 s"; '–' when there is nothing to show. */
+export const millis = (ms: number | null): string =>
+  ms === null ? '–' : ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;

@@ -1,15 +1,16 @@
 // The operator console (README "Console"): one page, served by the gateway at /console, talking to
 // the same HTTP API as everyone else with the operator's bearer token. The role decides what the
-// page offers: the floor for supervisors and admins, status changes for them too, and rules and
-// webhooks to edit for admins.
+// page offers: the floor and input health for supervisors and admins, status changes for them too,
+// rules and webhooks to edit and input degrade to force for admins.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { AdminView } from './admin.tsx';
 import { get, session, takeTokenFromUrl, whenUnauthorized } from './api.ts';
 import { FloorView } from './floor.tsx';
+import { InputView } from './input.tsx';
 import type { ConsoleConfig } from './types.ts';
 
-type Tab = 'floor' | 'rules' | 'webhooks';
+type Tab = 'floor' | 'rules' | 'webhooks' | 'input';
 
 function Login({ problem, onToken }: { problem?: string; onToken: (t: string) => void }) {
   const [value, setValue] = useState('');
@@ -86,6 +87,7 @@ function App() {
     ['floor', 'Floor'],
     ['rules', 'Rules'],
     ...(admin ? [['webhooks', 'Webhooks'] as [Tab, string]] : []),
+    ['input', 'Input'],
   ];
   return (
     <>
@@ -119,7 +121,8 @@ function App() {
         </button>
       </header>
       {tab === 'floor' && <FloorView config={config} />}
-      {tab !== 'floor' && <AdminView config={config} view={tab} />}
+      {tab === 'input' && <InputView config={config} />}
+      {(tab === 'rules' || tab === 'webhooks') && <AdminView config={config} view={tab} />}
     </>
   );
 }

@@ -3,6 +3,7 @@
 export type { DeadLetter } from '../db/deliveries.ts';
 export type { Floor, StatusCounts as Counts } from '../gateway/floor.ts';
 import type { AgentStateRow } from '../db/agents.ts';
+import type { inputHealthLog, listHeld, SourceSample } from '../db/input-health.ts';
 import type { RuleRow } from '../db/rules.ts';
 import type { Status } from '../workflows/model.ts';
 
@@ -37,4 +38,39 @@ export interface Webhook {
   filter: { businessLines?: string[]; statuses?: Status[]; topics?: ('status' | 'reminder')[] };
   createdAt: string;
   updatedAt: string;
+}
+
+/** One scope of `GET /v1/health/input`: a business line ('*' = the tenant-wide override row). */
+export interface InputScope {
+  businessLine: string;
+  state: 'healthy' | 'degraded' | 'recovering' | 'forced on' | 'forced off';
+  /** HCM holds windows of absence for this scope now. */
+  holding: boolean;
+  reason: string | null;
+  degradedSince: string | null;
+  recoveredAt: string | null;
+  forced: 'on' | 'off' | null;
+  forcedBy: string | null;
+  forcedReason: string | null;
+  forcedAt: string | null;
+  actions: number;
+  baselineActions: number | null;
+  connected: number;
+  heard: number;
+  acted: number;
+  lagMs: number | null;
+  rejects: number;
+  storeErrors: number;
+  heldNow: number;
+  evaluatedAt: string | null;
+}
+
+export interface InputHealth {
+  at: string;
+  windowSec: number;
+  scopes: InputScope[];
+  sources: Omit<SourceSample, 'tenant'>[];
+  /** The route's schema leaves out the dedupe key and window start. */
+  held: Omit<Awaited<ReturnType<typeof listHeld>>[number], 'dedupeKey' | 'windowStart'>[];
+  log: Awaited<ReturnType<typeof inputHealthLog>>;
 }

@@ -43,6 +43,16 @@ describe('operator console in a real browser', () => {
       .$eval(`tr[data-agent="${agentId}"] td[data-col="status"]`, (e) => (e as HTMLElement).innerText)
       .catch(() => '');
 
+  /** How far the page reaches past the viewport, and what does: wide tables scroll inside their own box (.table-wrap), the page itself must not. */
+  const overflow = () =>
+    page.evaluate(() => ({
+      page: document.documentElement.scrollWidth - window.innerWidth,
+      culprits: Array.from(document.querySelectorAll('body *'))
+        .filter((e) => !e.closest('.table-wrap') && e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className}`),
+    }));
+
   /** Connects an agent's workbench over the websocket and sends one work-status event. */
   const connect = async (agentId: string) => {
     const c = await rawClient(gw.ws);
@@ -76,7 +86,8 @@ describe('operator console in a real browser', () => {
       databaseUrl: inject('databaseUrl'),
       lanes: { webhooks: false },
     });
-    gw = await startGateway(h, {}, { temporalUiUrl: TEMPORAL_UI });
+    // Input health judged every second, so the Input view has its business lines soon.
+    gw = await startGateway(h, { inputFlushMs: 500, inputEvalMs: 1000 }, { temporalUiUrl: TEMPORAL_UI });
     for (const [i, a] of agents.entries()) {
       await fetch(`${gw.http}/v1/agents/${a}`, {
         method: 'PUT',
@@ -127,15 +138,7 @@ describe('operator console in a real browser', () => {
     await shot('floor');
     // A tablet width still fits without sideways scrolling of the page.
     await page.setViewport({ width: 768, height: 1024 });
-    // Wide tables scroll inside their own box (.table-wrap); the page itself must not.
-    const overflow = await page.evaluate(() => ({
-      page: document.documentElement.scrollWidth - window.innerWidth,
-      culprits: Array.from(document.querySelectorAll('body *'))
-        .filter((e) => !e.closest('.table-wrap') && e.getBoundingClientRect().right > window.innerWidth + 1)
-        .slice(0, 5)
-        .map((e) => `${e.tagName.toLowerCase()}.${e.className}`),
-    }));
-    expect(overflow, 'wider than a tablet').toEqual({ page: 0, culprits: [] });
+    expect(await overflow(), 'wider than a tablet').toEqual({ page: 0, culprits: [] });
     await shot('floor-tablet');
     await page.setViewport({ width: 1280, height: 720 });
   });
@@ -221,6 +224,96 @@ describe('operator console in a real browser', () => {
     expect(
       (await api('/v1/rules')).rules.find((r: { ruleId: string }) => r.ruleId === 'default').windows.idleAfterNoTaskSec,
     ).toBe(3600);
+  });
+
+  it('shows input health per business line; an admin forces degrade on for one with a reason, then gives it back to auto', async () => {
+    type Scope = { businessLine: string; state: string; forced: string | null; forcedBy: string | null };
+    const scope = async (line: string): Promise<Scope | undefined> =>
+      (await api('/v1/health/input')).scopes.find((s: Scope) => s.businessLine === line);
+    const state = () => text('tr[data-line="retail"] td[data-col="state"]').catch(() => '');
+    const form = 'form.override-form[data-line="retail"]';
+    await page.$eval('nav[aria-label="Views"] button:nth-child(4)', (b) => (b as HTMLElement).click());
+    // The evaluator writes a verdict for each line with connected agents.
+    await page.waitForSelector('tr[data-line="retail"]', { timeout: 20_000 });
+    await page.waitForSelector('tr[data-line="claims"]');
+    expect(await state()).not.toMatch(/forced/);
+    expect(await text('table.scopes')).not.toContain('whole tenant');
+
+    // Open the line's form (through the DOM: the table refreshes under the pointer). Without a reason
+    // the form refuses on the field and sends nothing.
+    await page.$eval('tr[data-line="retail"] button.override', (b) => (b as HTMLElement).click());
+    await page.waitForSelector('#ovr-retail-reason');
+    await page.select(`${form} select[name="mode"]`, 'on');
+    await page.$eval(`${form} button[type="submit"]`, (b) => (b as HTMLElement).click());
+    await page.waitForSelector('#ovr-retail-reason-error');
+    expect(await text('#ovr-retail-reason-error')).toMatch(/reason is required/);
+    expect(await page.$eval('#ovr-retail-reason', (e) => e.getAttribute('aria-invalid'))).toBe('true');
+    expect((await scope('retail'))?.forced).toBeNull();
+
+    await page.type('#ovr-retail-reason', 'upstream cutover');
+    await page.$eval(`${form} button[type="submit"]`, (b) => (b as HTMLElement).click());
+    await page.waitForFunction(
+      () =>
+        document.querySelector('tr[data-line="retail"] td[data-col="state"]')?.textContent === 'forced on' &&
+        document.querySelector('table.input-log')?.textContent?.includes('upstream cutover'),
+      { timeout: 20_000 },
+    );
+    expect(await page.$(form)).toBeNull();
+    expect(await text('tr[data-line="retail"]')).toContain('admin:console-test');
+    // The other line is untouched; the API agrees, with who and why.
+    expect(await text('tr[data-line="claims"] td[data-col="state"]')).not.toMatch(/forced/);
+    expect(await scope('retail')).toMatchObject({
+      state: 'forced on',
+      holding: true,
+      forced: 'on',
+      forcedBy: 'admin:console-test',
+      forcedReason: 'upstream cutover',
+    });
+    expect((await api('/v1/health/input')).log[0]).toMatchObject({
+      businessLine: 'retail',
+      change: 'forced on',
+      actor: 'admin:console-test',
+      reason: 'upstream cutover',
+    });
+    await shot('input');
+    await page.setViewport({ width: 768, height: 1024 });
+    expect(await overflow(), 'wider than a tablet').toEqual({ page: 0, culprits: [] });
+    await shot('input-tablet');
+    await page.setViewport({ width: 1280, height: 720 });
+
+    // Back to the evaluator: the form offers 'auto' for a forced line.
+    await page.$eval('tr[data-line="retail"] button.override', (b) => (b as HTMLElement).click());
+    await page.waitForSelector('#ovr-retail-reason');
+    expect(await page.$eval(`${form} select[name="mode"]`, (e) => e.value)).toBe('auto');
+    await page.type('#ovr-retail-reason', 'cutover done');
+    await page.$eval(`${form} button[type="submit"]`, (b) => (b as HTMLElement).click());
+    await page.waitForFunction(
+      () =>
+        !document.querySelector('tr[data-line="retail"] td[data-col="state"]')?.textContent?.startsWith('forced') &&
+        document.querySelector('table.input-log')?.textContent?.includes('cutover done'),
+      { timeout: 20_000 },
+    );
+    // Leaving a forced hold starts the recovery grace, as after an automatic recovery.
+    expect(await scope('retail')).toMatchObject({
+      forced: null,
+      state: expect.stringMatching(/^(recovering|healthy)$/),
+    });
+    expect((await api('/v1/health/input')).log[0]).toMatchObject({
+      businessLine: 'retail',
+      change: 'automatic',
+      actor: 'admin:console-test',
+      reason: 'cutover done',
+    });
+
+    // A supervisor reads the same view and is offered no override.
+    const other = await browser.newPage();
+    await other.goto(`${gw.http}/console/#token=${await gw.token('console-sup', 'supervisor')}`);
+    await other.waitForSelector('nav[aria-label="Views"] button');
+    await other.$$eval('nav[aria-label="Views"] button', (bs) => bs.find((b) => b.textContent === 'Input')?.click());
+    await other.waitForSelector('tr[data-line="retail"]', { timeout: 20_000 });
+    expect(await other.$('button.override')).toBeNull();
+    expect(await other.$('form.override-form')).toBeNull();
+    await other.close();
   });
 
   it('lists webhooks for an admin, and refuses an agent token outright (no status change on offer)', async () => {
