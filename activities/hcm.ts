@@ -63,6 +63,8 @@ async function lockFacts(c: Queryable, tenant: string, agentId: string) {
     lastReminderAt: row.lastReminderAt?.getTime() ?? null,
     businessLine: row.businessLine,
     skillGroups: row.skillGroups,
+    // An instance's workflow runs workflows/service.ts (README "Fleet mode").
+    ...(row.kind === 'service' ? { kind: 'service' as const } : {}),
   };
   return { row, facts };
 }

@@ -59,7 +59,7 @@ function App() {
     if (!token) return;
     get<ConsoleConfig>('/v1/console/config')
       .then((c) => {
-        if (c.role === 'agent' || c.role === 'service') {
+        if (c.role === 'agent' || c.role === 'instance' || c.role === 'service') {
           setProblem(`A ${c.role} token cannot use the console: it is for supervisors and admins.`);
           session.clear();
           setToken(null);

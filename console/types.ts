@@ -10,7 +10,7 @@ import type { Status } from '../workflows/model.ts';
 export interface ConsoleConfig {
   tenant: string;
   sub: string;
-  role: 'agent' | 'supervisor' | 'admin' | 'service';
+  role: 'agent' | 'instance' | 'supervisor' | 'admin' | 'service';
   namespace: string;
   temporalUiUrl: string;
 }

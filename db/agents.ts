@@ -1,23 +1,40 @@
 import type { Queryable, Row } from './pool.ts';
 import type { Status } from '../workflows/model.ts';
 
+export type AgentKind = 'person' | 'service';
+
 export interface AgentInput {
   displayName?: string;
   businessLine?: string;
   skillGroups?: string[];
   channels?: string[];
+  /** 'service': an instance of a service or AI agent (README "Fleet mode"). */
+  kind?: AgentKind;
 }
 
-/** Agents are created on first sight (hello, first workflow start) and updated by admins. */
-export async function ensureAgent(db: Queryable, tenant: string, agentId: string, region: string): Promise<void> {
-  await db.query(`INSERT INTO agents (tenant, agent_id, region) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+/**
+ * Agents are created on first sight (hello, first workflow start) and updated by admins. A person
+ * starts ONLINE, an instance (`kind` 'service', e.g. from an `instance` token) HEALTHY.
+ */
+export async function ensureAgent(
+  db: Queryable,
+  tenant: string,
+  agentId: string,
+  region: string,
+  kind: AgentKind = 'person',
+): Promise<void> {
+  await db.query(`INSERT INTO agents (tenant, agent_id, region, kind) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
     tenant,
     agentId,
     region,
+    kind,
   ]);
   await db.query(
     `INSERT INTO status_table (tenant, agent_id, status, status_code, cause, actor, since)
-     VALUES ($1, $2, 'ONLINE', 1000, 'INITIAL', 'system:vigil', now()) ON CONFLICT DO NOTHING`,
+     SELECT a.tenant, a.agent_id, CASE a.kind WHEN 'service' THEN 'HEALTHY' ELSE 'ONLINE' END,
+            CASE a.kind WHEN 'service' THEN 2000 ELSE 1000 END, 'INITIAL', 'system:vigil', now()
+       FROM agents a WHERE a.tenant = $1 AND a.agent_id = $2
+     ON CONFLICT DO NOTHING`,
     [tenant, agentId],
   );
 }
@@ -30,11 +47,12 @@ export async function upsertAgent(
   region: string,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO agents (tenant, agent_id, display_name, business_line, skill_groups, channels, region)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO agents (tenant, agent_id, display_name, business_line, skill_groups, channels, region, kind)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $12)
      ON CONFLICT (tenant, agent_id) DO UPDATE SET
        display_name = COALESCE($8, agents.display_name), business_line = COALESCE($9, agents.business_line),
-       skill_groups = COALESCE($10, agents.skill_groups), channels = COALESCE($11, agents.channels), updated_at = now()`,
+       skill_groups = COALESCE($10, agents.skill_groups), channels = COALESCE($11, agents.channels),
+       kind = COALESCE($13, agents.kind), updated_at = now()`,
     [
       tenant,
       agentId,
@@ -47,6 +65,8 @@ export async function upsertAgent(
       a.businessLine ?? null,
       a.skillGroups ?? null,
       a.channels ?? null,
+      a.kind ?? 'person',
+      a.kind ?? null,
     ],
   );
   await ensureAgent(db, tenant, agentId, region);

@@ -47,7 +47,7 @@ export async function floorSnapshot(
     `WITH cur AS MATERIALIZED (
        SELECT s.status, a.business_line, a.skill_groups
          FROM status_table s JOIN agents a USING (tenant, agent_id)
-        WHERE s.tenant = $1
+        WHERE s.tenant = $1 AND a.kind = 'person'
      ), win AS (
        SELECT $2::int AS step, $3::int - 1 AS last, now() - make_interval(secs => $2::int * ($3::int - 1)) AS start
      ), moves AS (
@@ -58,6 +58,9 @@ export async function floorSnapshot(
               l.from_status, l.to_status
          FROM unified_work_status_log l, win
         WHERE l.tenant = $1 AND l.committed_at > win.start AND l.from_status <> l.to_status
+          -- People only: instances' health (README "Fleet mode") is GET /v1/fleet/health.
+          AND l.from_status IN ('ONLINE', 'IDLE', 'BUSY', 'ABNORMAL', 'OFFLINE')
+          AND l.to_status IN ('ONLINE', 'IDLE', 'BUSY', 'ABNORMAL', 'OFFLINE')
      )
      SELECT now() AS at,
        (SELECT coalesce(json_agg(json_build_object('key', '', 'status', status, 'n', n)), '[]')

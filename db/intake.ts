@@ -2,7 +2,8 @@
 // status_table) and intake_pending, the durable hand-over of urgent frames to their workflow.
 import type { Queryable } from './pool.ts';
 import { idKey } from '../platform/ids.ts';
-import { closesTask, isAction, opensTask, type AgentEvent, type Status } from '../workflows/model.ts';
+import { EventType, closesTask, isAction, opensTask, type AgentEvent, type Status } from '../workflows/model.ts';
+import { recordBeats, type ServiceBeat } from './fleet.ts';
 
 export interface IntakeItem {
   tenant: string;
@@ -117,6 +118,23 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
   }
 
   const after = await openTasks();
+
+  // Instances' heartbeats (README "Fleet mode"): the latest per instance, at the gateway's clock.
+  const beats: ServiceBeat[] = [];
+  for (const [i, it] of items.entries()) {
+    const last = results[i]!.fresh.filter(
+      (e) => e.type === EventType.HEARTBEAT && typeof e.data?.['seq'] === 'number',
+    ).at(-1);
+    if (!last) continue;
+    const metrics = last.data?.['metrics'];
+    beats.push({
+      tenant: it.tenant,
+      agentId: it.agentId,
+      seq: last.data!['seq'] as number,
+      metrics: metrics && typeof metrics === 'object' ? (metrics as Record<string, number>) : null,
+    });
+  }
+  await recordBeats(db, beats, now);
 
   // Last action per agent at the gateway's clock, rows locked in one order so concurrent writers
   // cannot deadlock. The row lock also orders this against an HCM commit: a window commit either

@@ -1,6 +1,7 @@
 import type { Queryable, Row } from './pool.ts';
 import { DEFAULT_RULE, type Rule } from '../workflows/model.ts';
 import type { InputThresholds } from './input-health.ts';
+import { DEFAULT_FLEET_RULE, type FleetRule } from '../workflows/fleet.ts';
 
 export interface RuleRow extends Rule {
   tenant: string;
@@ -9,6 +10,8 @@ export interface RuleRow extends Rule {
   updatedAt: string;
   /** Input-health thresholds of the rule's scope (README "Input health and degrade"); the rest default. */
   inputHealth?: Partial<InputThresholds>;
+  /** Fleet mode (README "Fleet mode"): what healthy means for the instances in scope; the rest default. */
+  fleet?: Partial<FleetRule>;
 }
 
 export interface RuleInput {
@@ -19,11 +22,12 @@ export interface RuleInput {
   offlineRecovery?: Rule['offlineRecovery'];
   enabled?: boolean;
   inputHealth?: Partial<InputThresholds>;
+  fleet?: Partial<FleetRule>;
 }
 
 const COLUMNS = `rule_id, version, business_line, skill_groups, channels, idle_after_no_task_sec,
   remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec,
-  reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled, updated_at, tenant, input_health`;
+  reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled, updated_at, tenant, input_health, fleet`;
 
 function toRule(r: Row): RuleRow {
   return {
@@ -47,6 +51,7 @@ function toRule(r: Row): RuleRow {
     enabled: r.enabled,
     updatedAt: new Date(r.updated_at).toISOString(),
     inputHealth: r.input_health ?? {},
+    fleet: r.fleet ?? {},
   };
 }
 
@@ -111,24 +116,42 @@ function compareRules(
  * narrows the candidates to rules that can match (cheap with many rules); `pickRule` decides.
  */
 export async function resolveRule(db: Queryable, tenant: string, agentId: string): Promise<Rule> {
+  const picked = await resolveRuleRow(db, tenant, agentId);
+  return picked ? plainRule(picked) : DEFAULT_RULE;
+}
+
+/** The rule of an instance (README "Fleet mode"): its id and version, and its `fleet` part over the defaults. */
+export async function resolveFleetRule(
+  db: Queryable,
+  tenant: string,
+  agentId: string,
+): Promise<{ ruleId: string; version: number; fleet: FleetRule }> {
+  const picked = await resolveRuleRow(db, tenant, agentId);
+  return {
+    ruleId: picked?.ruleId ?? DEFAULT_RULE.ruleId,
+    version: picked?.version ?? DEFAULT_RULE.version,
+    fleet: { ...DEFAULT_FLEET_RULE, ...picked?.fleet },
+  };
+}
+
+async function resolveRuleRow(db: Queryable, tenant: string, agentId: string): Promise<RuleRow | undefined> {
   const { rows: agents } = await db.query(
     `SELECT business_line, skill_groups, channels FROM agents WHERE tenant = $1 AND agent_id = $2`,
     [tenant, agentId],
   );
   const a = agents[0];
-  if (!a) return DEFAULT_RULE;
+  if (!a) return undefined;
   const { rows } = await db.query(
     `SELECT ${COLUMNS} FROM rules
       WHERE tenant = $1 AND enabled AND (business_line IS NULL OR business_line = $2)
         AND (skill_groups IS NULL OR skill_groups && $3) AND (channels IS NULL OR channels && $4)`,
     [tenant, a.business_line, a.skill_groups, a.channels],
   );
-  const picked = pickRule(rows.map(toRule), {
+  return pickRule(rows.map(toRule), {
     businessLine: a.business_line,
     skillGroups: a.skill_groups,
     channels: a.channels,
   });
-  return picked ? plainRule(picked) : DEFAULT_RULE;
 }
 
 /**
@@ -142,8 +165,8 @@ export async function upsertRule(db: Queryable, tenant: string, ruleId: string, 
     `WITH up AS (
        INSERT INTO rules (tenant, rule_id, business_line, skill_groups, channels, idle_after_no_task_sec,
           remind_after_no_action_sec, abnormal_after_no_action_sec, offline_after_abnormal_sec,
-          reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled, input_health)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+          reminder_lock_sec, reconnect_grace_sec, offline_recovery, enabled, input_health, fleet)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
        ON CONFLICT (tenant, rule_id) DO UPDATE SET version = rules.version + 1,
           business_line = EXCLUDED.business_line, skill_groups = EXCLUDED.skill_groups,
           channels = EXCLUDED.channels, idle_after_no_task_sec = EXCLUDED.idle_after_no_task_sec,
@@ -152,7 +175,7 @@ export async function upsertRule(db: Queryable, tenant: string, ruleId: string, 
           offline_after_abnormal_sec = EXCLUDED.offline_after_abnormal_sec,
           reminder_lock_sec = EXCLUDED.reminder_lock_sec, reconnect_grace_sec = EXCLUDED.reconnect_grace_sec,
           offline_recovery = EXCLUDED.offline_recovery, enabled = EXCLUDED.enabled,
-          input_health = EXCLUDED.input_health, updated_at = now()
+          input_health = EXCLUDED.input_health, fleet = EXCLUDED.fleet, updated_at = now()
        RETURNING ${COLUMNS}
      ), kept AS (
        INSERT INTO rule_versions (${COLUMNS}) SELECT ${COLUMNS} FROM up
@@ -173,6 +196,7 @@ export async function upsertRule(db: Queryable, tenant: string, ruleId: string, 
       input.offlineRecovery ?? DEFAULT_RULE.offlineRecovery,
       input.enabled ?? true,
       JSON.stringify(input.inputHealth ?? {}),
+      JSON.stringify(input.fleet ?? {}),
     ],
   );
   return toRule(rows[0]);

@@ -2,6 +2,7 @@
 // HCM locks, re-reads and writes together in one transaction (activities/hcm.ts decides; these
 // statements only read and write), and the committed status a workbench is welcomed with.
 import type { Queryable } from './pool.ts';
+import type { HealthState } from '../workflows/fleet.ts';
 import type { Status } from '../workflows/model.ts';
 
 /** An agent's status row with what HCM needs of its agents row, as locked for a commit. */
@@ -17,13 +18,14 @@ export interface LockedStatus {
   region: string;
   businessLine: string;
   skillGroups: string[];
+  kind: 'person' | 'service';
 }
 
 /** Locks the agent's status row for the caller's transaction; undefined when the agent has none. */
 export async function lockStatus(c: Queryable, tenant: string, agentId: string): Promise<LockedStatus | undefined> {
   const { rows } = await c.query(
     `SELECT s.status, s.cause, s.since, s.version, s.prior_status, s.offline_by_window, s.last_action_at,
-            s.last_reminder_at, a.region, a.business_line, a.skill_groups
+            s.last_reminder_at, a.region, a.business_line, a.skill_groups, a.kind
        FROM status_table s JOIN agents a USING (tenant, agent_id)
       WHERE s.tenant = $1 AND s.agent_id = $2 FOR UPDATE OF s`,
     [tenant, agentId],
@@ -42,6 +44,7 @@ export async function lockStatus(c: Queryable, tenant: string, agentId: string):
       region: r.region,
       businessLine: r.business_line,
       skillGroups: r.skill_groups,
+      kind: r.kind,
     }
   );
 }
@@ -72,8 +75,9 @@ export async function transitionCommitted(
 export interface Transition {
   tenant: string;
   agentId: string;
-  from: Status;
-  to: Status;
+  /** A person's status, or an instance's health (README "Fleet mode"). */
+  from: Status | HealthState;
+  to: Status | HealthState;
   statusCode: number;
   cause: string;
   /** `kind:id`. */

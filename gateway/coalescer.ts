@@ -57,10 +57,17 @@ export interface CoalescerOptions {
  */
 export function mustSignalNow(events: AgentEvent[], f: IntakeFacts): boolean {
   if (events.some((e) => e.type === EventType.WORK_STATUS || e.type === EventType.STATUS_SWITCH)) return true;
+  // An instance's heartbeat (README "Fleet mode"): its workflow judges seq and metrics.
+  if (events.some(isServiceBeat)) return true;
   if (events.some((e) => opensTask(e.type) || closesTask(e.type)) && (f.tasksBefore === 0 || f.tasksAfter === 0))
     return true;
   const acting = events.some((e) => isAction(e.type));
   return acting && (f.status === 'ABNORMAL' || (f.status === 'OFFLINE' && f.offlineByWindow));
+}
+
+/** A heartbeat with a sequence number: an instance's, in fleet mode. */
+export function isServiceBeat(e: AgentEvent): boolean {
+  return e.type === EventType.HEARTBEAT && typeof e.data?.['seq'] === 'number';
 }
 
 /** Only the latest of these matters to the workflow (per device, actions apart from heartbeats). */
@@ -126,10 +133,11 @@ export class Coalescer {
     if (pendingId !== null) a.pendingIds.push(pendingId);
     if (urgent) a.urgent = true;
     for (const e of events) {
-      if (isCoalescable(e.type)) {
+      // Every beat of an instance counts: its sequence shows lost beats and restarts.
+      if (isCoalescable(e.type) && !isServiceBeat(e)) {
         const action = isAction(e.type);
         const i = a.events.findIndex(
-          (x) => isCoalescable(x.type) && isAction(x.type) === action && x.deviceId === e.deviceId,
+          (x) => isCoalescable(x.type) && !isServiceBeat(x) && isAction(x.type) === action && x.deviceId === e.deviceId,
         );
         if (i >= 0) {
           if (a.events[i]!.ts > e.ts) continue;

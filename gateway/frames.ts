@@ -35,6 +35,8 @@ const ClientFrame = z.discriminatedUnion('type', [
     module: z.string().min(1).max(64),
     entity: z.string().min(1).max(64),
   }),
+  // An instance leaving for good (README "Fleet mode"): DEREGISTERED at once, no grace, no MISSING.
+  z.strictObject({ type: z.literal('deregister'), reason: z.string().min(1).max(500).optional() }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 
@@ -97,6 +99,11 @@ export function checkEvents(
       rejected.push({ reqId: e.reqId, code: 'BAD_EVENT', message: `ticketId: required for event type ${e.type}` });
       continue;
     }
+    const beat = e.type === EventType.HEARTBEAT ? badBeat(e.data) : undefined;
+    if (beat) {
+      rejected.push({ reqId: e.reqId, code: 'BAD_EVENT', message: beat });
+      continue;
+    }
     if (e.type === EventType.WORK_STATUS && !isWorkStatus(String(e.data?.status))) {
       rejected.push({ reqId: e.reqId, code: 'BAD_EVENT', message: 'data.status: must be ONLINE, BUSY or OFFLINE' });
       continue;
@@ -106,6 +113,30 @@ export function checkEvents(
     valid.push({ ...e, ts: Math.min(e.ts, now), deviceId });
   }
   return { valid, rejected };
+}
+
+/** At most this many metrics on a heartbeat (README "Fleet mode"). */
+export const MAX_METRICS = 32;
+
+/**
+ * A heartbeat's `data.seq` (a non-negative integer counting the instance's beats since it started)
+ * and `data.metrics` (names to finite numbers): what fleet mode reads. Both optional.
+ */
+function badBeat(data: Record<string, unknown> | undefined): string | undefined {
+  const seq = data?.['seq'];
+  if (seq !== undefined && !(Number.isSafeInteger(seq) && (seq as number) >= 0))
+    return 'data.seq: must be a non-negative integer';
+  const metrics = data?.['metrics'];
+  if (metrics === undefined) return undefined;
+  if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics))
+    return 'data.metrics: must be an object of numbers';
+  const entries = Object.entries(metrics);
+  if (entries.length > MAX_METRICS) return `data.metrics: more than ${MAX_METRICS} metrics`;
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > 64) return 'data.metrics: names are 1–64 characters';
+    if (typeof v !== 'number' || !Number.isFinite(v)) return `data.metrics.${k}: must be a finite number`;
+  }
+  return undefined;
 }
 
 function dataTooBig(data: unknown): string | undefined {

@@ -49,7 +49,7 @@ export const fail = (reply: FastifyReply, status: number, code: string, message:
   reply.code(status).send({ code, message });
 
 /** Every role: routes any caller may reach, whose handler decides per resource (self or staff). */
-export const ANY_ROLE: readonly Role[] = ['agent', 'supervisor', 'admin', 'service'];
+export const ANY_ROLE: readonly Role[] = ['agent', 'instance', 'supervisor', 'admin', 'service'];
 
 /**
  * Resolves the caller from the bearer token, once per request (the gateway's first hook; the

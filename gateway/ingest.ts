@@ -3,7 +3,7 @@
 // (gateway/intake.ts), then the coalescer that brings them to the agent's workflow. The receipt
 // is safe to send: every event it accepts is durable.
 import type pino from 'pino';
-import { ensureAgent } from '../db/agents.ts';
+import { ensureAgent, type AgentKind } from '../db/agents.ts';
 import type { Pool } from '../db/pool.ts';
 import { idKey } from '../platform/ids.ts';
 import type { Receipt } from '../sdk/protocol.ts';
@@ -38,10 +38,10 @@ export function createIngest(o: IngestParts) {
 
   return {
     /** Creates the agent's rows on first sight (in this gateway's region). */
-    async ensureAgent(tenant: string, agentId: string): Promise<void> {
+    async ensureAgent(tenant: string, agentId: string, kind: AgentKind = 'person'): Promise<void> {
       const k = idKey(tenant, agentId);
       if (ensured.has(k)) return;
-      await ensureAgent(o.pool, tenant, agentId, o.region);
+      await ensureAgent(o.pool, tenant, agentId, o.region, kind);
       if (ensured.size > ENSURED_KEYS) ensured.clear();
       ensured.add(k);
     },

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { verifyToken, type Principal } from '../platform/auth.ts';
+import { SELF_ROLES, verifyToken, type Principal } from '../platform/auth.ts';
 import { CloseCode } from '../sdk/protocol.ts';
 import type { Pool } from '../db/pool.ts';
 import { currentStatus } from '../db/status.ts';
@@ -203,8 +203,8 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         } catch (err) {
           return reject(CloseCode.UNAUTHORIZED, 'UNAUTHORIZED', `bad or expired token: ${(err as Error).message}`);
         }
-        if (principal.role !== 'agent')
-          return reject(CloseCode.FORBIDDEN, 'FORBIDDEN', 'only agent tokens open a workbench connection');
+        if (!SELF_ROLES.includes(principal.role))
+          return reject(CloseCode.FORBIDDEN, 'FORBIDDEN', 'only agent and instance tokens open a workbench connection');
         if (closed) return;
         if (!core.connections.acquire(principal.tenant, principal.sub)) {
           return reject(
@@ -217,7 +217,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         expireAt(principal.exp!);
         deviceId = f.deviceId;
         for (const mod of f.modules) modules.add(`${mod.module}/${mod.entity}`); // at most 50 (frames.ts)
-        await core.ensureAgent(principal.tenant, principal.sub);
+        await core.ensureAgent(principal.tenant, principal.sub, principal.role === 'instance' ? 'service' : 'person');
         await core.presence.connect(principal.tenant, principal.sub, deviceId, sessionId);
         core.device(principal.tenant, principal.sub, deviceId, true);
         if (closed) {

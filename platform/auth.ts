@@ -1,8 +1,14 @@
 import { SignJWT, jwtVerify } from 'jose';
 import { ID_RULE, isId } from './ids.ts';
 
-export type Role = 'agent' | 'supervisor' | 'admin' | 'service';
-export const ROLES: readonly Role[] = ['agent', 'supervisor', 'admin', 'service'];
+/**
+ * `agent`: a person's workbench; `instance`: an instance of a service or AI agent reporting its own
+ * health (README "Fleet mode"); `supervisor`, `admin`: staff; `service`: a downstream reader.
+ */
+export type Role = 'agent' | 'instance' | 'supervisor' | 'admin' | 'service';
+export const ROLES: readonly Role[] = ['agent', 'instance', 'supervisor', 'admin', 'service'];
+/** The roles that connect as the agent they name (workbench connections, events, messages). */
+export const SELF_ROLES: readonly Role[] = ['agent', 'instance'];
 
 export interface Principal {
   sub: string;
@@ -50,7 +56,7 @@ export async function verifyToken(secret: string, token: string, o: VerifyOption
   if (!isId(payload.tenant)) throw new Error(`token claim tenant must be ${ID_RULE}`);
   if (!isId(payload.sub)) throw new Error(`token claim sub must be ${ID_RULE}`);
   const exp = payload.exp!;
-  if (role === 'agent') {
+  if (SELF_ROLES.includes(role)) {
     const now = o.now ?? Math.floor(Date.now() / 1000);
     const max = o.agentTokenMaxSec ?? AGENT_TOKEN_MAX_SEC;
     const from = Math.min(typeof payload.iat === 'number' ? payload.iat : now, now);

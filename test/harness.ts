@@ -48,6 +48,8 @@ export async function createHarness(name: string): Promise<Harness> {
         workflowBundle: { code },
         pool,
         region: 'local',
+        // Recovery hooks of fleet tests answer on 127.0.0.1.
+        allowPrivate: true,
       });
       const done = worker.run();
       const rw: RunningWorker = {

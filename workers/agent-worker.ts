@@ -8,11 +8,12 @@ import {
   bundleWorkflowCode,
   type WorkflowBundleOption,
 } from '@temporalio/worker';
+import { createFleetActivities } from '../activities/fleet.ts';
 import { createHcmActivities, type HcmDeps } from '../activities/hcm.ts';
 import { createReconcileActivities } from '../activities/reconcile.ts';
 import { createRetentionActivities } from '../activities/retention.ts';
 import type { RetentionPolicy } from '../db/retention.ts';
-import type { Config } from '../platform/config.ts';
+import { loadConfig, type Config } from '../platform/config.ts';
 
 export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -40,6 +41,8 @@ export interface AgentWorkerOptions extends HcmDeps {
   retention?: Partial<RetentionPolicy>;
   /** Sticky cache size (VIGIL_WORKER_CACHED_WORKFLOWS); default 5000. */
   maxCachedWorkflows?: number;
+  /** Recovery hooks (README "Fleet mode") may go to private addresses (`VIGIL_WEBHOOK_ALLOW_PRIVATE`); default the configuration's. */
+  allowPrivate?: boolean;
 }
 
 let runtimeInstalled = false;
@@ -64,7 +67,12 @@ export function createAgentWorker(o: AgentWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     workflowBundle: o.workflowBundle,
-    activities: { ...createHcmActivities(o), ...createReconcileActivities(o), ...createRetentionActivities(o) },
+    activities: {
+      ...createHcmActivities(o),
+      ...createFleetActivities({ ...o, allowPrivate: o.allowPrivate ?? loadConfig({}).webhookAllowPrivate }),
+      ...createReconcileActivities(o),
+      ...createRetentionActivities(o),
+    },
     // Agents are long-lived and mostly idle: keep many cached, poll modestly.
     maxCachedWorkflows: o.maxCachedWorkflows ?? 5000,
     // After a worker restart its agents' next tasks wait this long on the old sticky queue: keep

@@ -39,6 +39,7 @@ const worker = await createAgentWorker({
   pool,
   region: cfg.region,
   retention: cfg.retention,
+  allowPrivate: cfg.webhookAllowPrivate,
 });
 onStopSignal(() => worker.shutdown());
 log.info({ taskQueue: cfg.taskQueue, metricsPort: server?.port }, 'worker running');

@@ -2,7 +2,6 @@
 // inputs queue up, the main loop feeds them (and durable-timer fires) to `decide`, sends the
 // candidates to HCM and adopts its answer. Workflows compute candidates; HCM commits facts.
 import {
-  CancellationScope,
   CancelledFailure,
   TemporalFailure,
   allHandlersFinished,
@@ -16,6 +15,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { HcmActivities } from '../activities/hcm.ts';
+import { Alarm } from './alarm.ts';
+import { serviceAgent } from './service.ts';
 import {
   eventsSignal,
   setStatusUpdate,
@@ -53,11 +54,25 @@ const TIMELINE_MAX = 50;
 const ANSWERED_MAX = 64;
 /** Engine 2 (README "Upgrading"): a workflow started by older code takes it at its next live task. */
 export const FACTS_FIRST_PATCH = 'vigil-facts-first';
+/** Fleet mode: a workflow whose agent is an instance runs workflows/service.ts from its start. */
+export const FLEET_PATCH = 'vigil-fleet';
 /** Engine 2 follows HCM's answers with new candidates; a bound keeps a bug from looping forever. */
 const MAX_HOPS = 3;
 
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
   const { tenant, agentId } = input;
+  if (input.service) {
+    const { state, inbox, timeline, answered } = input.service;
+    return serviceAgent({
+      tenant,
+      agentId,
+      state,
+      inbox: [...inbox],
+      timeline: [...timeline],
+      answered: new Map(answered),
+      historyLimit: input.historyLimit,
+    });
+  }
   const inbox: Input[] = [...(input.carried?.inbox ?? [])];
   const timeline: TimelineEntry[] = [...(input.carried?.timeline ?? [])];
   const answered = new Map<string, SetStatusResult>(input.carried?.answered ?? []);
@@ -254,31 +269,15 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
   upgrade();
   if (!input.carried) {
     const facts = await hcm.loadFacts({ tenant, agentId });
+    // An instance of a service or AI agent (README "Fleet mode"): its health is decided elsewhere.
+    if (facts.kind === 'service' && patched(FLEET_PATCH)) {
+      return serviceAgent({ tenant, agentId, inbox, timeline, answered, historyLimit: input.historyLimit });
+    }
     if (state.engine === 2) await onFacts(facts, { kind: 'refresh', at: Date.now() });
     else adopt(facts);
   }
 
-  // One durable timer at a time, kept while deadlines only move later: an agent who keeps acting
-  // pushes the ABNORMAL deadline on with every signal, and cancelling and restarting the timer each
-  // time would double the history per signal. A timer that fires early just re-arms for the real deadline.
-  let armed: { at: number; scope: CancellationScope } | undefined;
-  let fired = false;
-  const arm = (at: number) => {
-    armed?.scope.cancel();
-    const scope = new CancellationScope();
-    armed = { at, scope };
-    scope
-      .run(() => sleep(Math.max(1, at - Date.now())))
-      .then(
-        () => {
-          if (armed?.scope === scope) {
-            armed = undefined;
-            fired = true;
-          }
-        },
-        () => {}, // cancelled for an earlier deadline
-      );
-  };
+  const alarm = new Alarm();
 
   for (;;) {
     upgrade();
@@ -286,15 +285,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     const shouldRoll = () =>
       workflowInfo().continueAsNewSuggested ||
       (input.historyLimit !== undefined && workflowInfo().historyLength >= input.historyLimit);
-    if (next && next.at > Date.now() && (!armed || armed.at > next.at)) arm(next.at);
-    if (!next && armed) {
-      armed.scope.cancel();
-      armed = undefined;
-    }
+    alarm.aim(next);
     if (inbox.length === 0 && !(next && next.at <= Date.now())) {
-      await condition(() => inbox.length > 0 || fired || shouldRoll());
+      await condition(() => inbox.length > 0 || alarm.fired || shouldRoll());
     }
-    fired = false;
+    alarm.fired = false;
     if (inbox.length === 0 && next && next.at <= Date.now()) await apply({ kind: 'timer', at: Date.now() });
     while (inbox.length > 0) await apply(inbox.shift()!);
     if (shouldRoll()) {

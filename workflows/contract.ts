@@ -1,6 +1,7 @@
 // Temporal names and message shapes of the agent workflow (docs/PROTOCOL.md "Temporal names").
 // Gateway, tests and operators import these; the workflow defines its handlers from them.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ServiceState } from './fleet.ts';
 import type { Actor, AgentEvent, AgentState, Facts, HcmReply, Input, PlannedAction, Status } from './model.ts';
 
 export const TASK_QUEUE = 'vigil-agents';
@@ -61,6 +62,13 @@ export interface AgentWorkflowInput {
   carried?: { state: AgentState; inbox: Input[]; timeline: TimelineEntry[]; answered: [string, SetStatusResult][] };
   /** Continue-as-new once the run's history is this long (Temporal's own suggestion also counts). */
   historyLimit?: number;
+  /** Set by continue-as-new of an instance's workflow (README "Fleet mode"; workflows/service.ts). */
+  service?: {
+    state: ServiceState;
+    inbox: Input[];
+    timeline: TimelineEntry[];
+    answered: [string, SetStatusResult][];
+  };
 }
 
 export const eventsSignal = defineSignal<[EventsSignal]>('events');

@@ -219,6 +219,8 @@ export interface Facts extends Pick<
    * so HCM holds windows of absence; ask again at `until` (ms, HCM's clock).
    */
   held?: { scope: string; reason: string; until: number };
+  /** Present for an instance of a service or AI agent (README "Fleet mode"): its workflow runs workflows/service.ts. */
+  kind?: 'service';
 }
 
 export type HcmReply =

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { getAgent, getAgentState, listAgents } from '../../db/agents.ts';
 import { listRules, pickRule, plainRule } from '../../db/rules.ts';
 import { hcmTimeline } from '../../db/timeline.ts';
-import type { Principal } from '../../platform/auth.ts';
+import { SELF_ROLES, type Principal } from '../../platform/auth.ts';
 import { idKey } from '../../platform/ids.ts';
 import { badString } from '../../platform/text.ts';
 import { setAgentStatus } from '../../workflows/client.ts';
@@ -30,7 +30,7 @@ const encodeCursor = (agentId: string) => Buffer.from(agentId, 'utf8').toString(
 const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
 /** Self, or staff of the same tenant (tenant isolation is by construction: the tenant comes from the token). */
-const mayRead = (p: Principal, agentId: string) => p.sub === agentId || p.role !== 'agent';
+const mayRead = (p: Principal, agentId: string) => p.sub === agentId || !SELF_ROLES.includes(p.role);
 
 const agentParams = idParams('agentId');
 

@@ -37,7 +37,7 @@ export async function workbenchRoutes(app: FastifyInstance, d: GatewayDeps): Pro
   app.post<{ Body: { deviceId: string; events: unknown[] } }>(
     '/v1/events',
     {
-      config: { roles: ['agent'], eventsInReceipt: true },
+      config: { roles: ['agent', 'instance'], eventsInReceipt: true },
       schema: {
         summary:
           'Events from a workbench whose websocket is down; answered with a receipt (bad events are rejected in it)',
@@ -57,7 +57,7 @@ export async function workbenchRoutes(app: FastifyInstance, d: GatewayDeps): Pro
       const p = req.principal!;
       const refused = core.eventsRefused(p.tenant, p.sub, req.body.events.length);
       if (refused) return fail(reply, 429, 'RATE_LIMITED', refused.message);
-      await core.ensureAgent(p.tenant, p.sub);
+      await core.ensureAgent(p.tenant, p.sub, p.role === 'instance' ? 'service' : 'person');
       // A device only heard over HTTP counts as connected until it goes silent (the sweeper expires it).
       const fresh = await core.presence.httpDevice(p.tenant, p.sub, req.body.deviceId).catch((err) => {
         core.log.warn({ err }, 'http device bookkeeping failed');
@@ -71,7 +71,7 @@ export async function workbenchRoutes(app: FastifyInstance, d: GatewayDeps): Pro
   app.get<{ Querystring: { after?: string; limit: number } }>(
     '/v1/messages',
     {
-      config: { roles: ['agent'] },
+      config: { roles: ['agent', 'instance'] },
       schema: {
         summary: `The agent's pushes after \`after\` (a msgId), oldest first, from the last ${MESSAGES_WINDOW_MIN} minutes`,
         querystring: {

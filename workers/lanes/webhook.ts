@@ -1,16 +1,7 @@
 // A webhook subscription's lane: HMAC-signed POSTs with a timeout, retried with backoff and
 // dead-lettered on their own, so a hanging or failing receiver only ever holds up itself.
-import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
-import { isIP } from 'node:net';
-import {
-  guardedLookup,
-  hostOf,
-  isBlockedAddress,
-  REFUSED_TARGET,
-  RefusedTargetError,
-} from '../../platform/address-policy.ts';
+import { REFUSED_TARGET, RefusedTargetError } from '../../platform/address-policy.ts';
+import { postSigned, signBody } from '../../platform/signed-post.ts';
 import { claimWithLease, markDone, markFailed, type ClaimedDelivery } from '../../db/deliveries.ts';
 import type { Pool } from '../../db/pool.ts';
 import { recordAck, type Webhook } from '../../db/webhooks.ts';
@@ -31,9 +22,7 @@ export interface WebhookLaneOptions {
 }
 
 /** `X-Vigil-Signature`: hex HMAC-SHA256 of `${timestamp}.${body}` with the subscription's secret. */
-export function signWebhook(secret: string, timestamp: string, body: string): string {
-  return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
-}
+export const signWebhook = signBody;
 
 /** The JSON body of a delivery (README "Webhooks"). */
 export function webhookBody(row: ClaimedDelivery): string {
@@ -48,58 +37,12 @@ export function webhookBody(row: ClaimedDelivery): string {
   });
 }
 
-/**
- * Connections go only to checked addresses: a literal address is checked here, a name by the
- * agent's `lookup` on every connection (so a name that re-resolves to an internal address — DNS
- * rebinding — is refused too). One keep-alive agent per policy.
- */
-const agents = new Map<string, http.Agent>();
-function agentFor(protocol: string, allowPrivate: boolean): http.Agent {
-  const k = `${protocol}${allowPrivate}`;
-  let a = agents.get(k);
-  if (!a) {
-    const o = { keepAlive: true, lookup: guardedLookup({ allowPrivate }) };
-    a = protocol === 'https:' ? new https.Agent(o) : new http.Agent(o);
-    agents.set(k, a);
-  }
-  return a;
-}
-
-class TimeoutError extends Error {
-  override name = 'TimeoutError';
-}
-
 async function post(sub: Webhook, row: ClaimedDelivery, o: WebhookLaneOptions): Promise<void> {
-  const body = webhookBody(row);
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const url = new URL(sub.url);
-  const allowPrivate = o.allowPrivate ?? false;
-  if (!allowPrivate && isIP(hostOf(url)) && isBlockedAddress(hostOf(url))) throw new RefusedTargetError();
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? https : http).request(
-      url,
-      {
-        method: 'POST',
-        agent: agentFor(url.protocol, allowPrivate),
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'x-vigil-event-id': row.eventId,
-          'x-vigil-timestamp': timestamp,
-          'x-vigil-signature': signWebhook(sub.secret, timestamp, body),
-        },
-      },
-      (res) => {
-        res.resume(); // redirects are not followed: a 3xx is a failed attempt
-        resolve(res.statusCode ?? 0);
-      },
-    );
-    const timer = setTimeout(() => req.destroy(new TimeoutError(`timeout after ${o.timeoutMs} ms`)), o.timeoutMs);
-    req.once('close', () => clearTimeout(timer));
-    req.once('error', reject);
-    req.end(body);
+  await postSigned(sub.url, sub.secret, webhookBody(row), {
+    timeoutMs: o.timeoutMs,
+    allowPrivate: o.allowPrivate ?? false,
+    headers: { 'x-vigil-event-id': row.eventId },
   });
-  if (status < 200 || status > 299) throw new Error(`HTTP ${status}`);
 }
 
 /** What a dead letter says about a failed attempt: no addresses of refused targets. */
