@@ -88,6 +88,8 @@ export interface Transition {
   windowStart: number;
   dedupeKey: string;
   basis: unknown;
+  /** The region of the worker that committed it (the owner then). */
+  region?: string;
 }
 
 /**
@@ -117,8 +119,8 @@ export async function writeTransition(c: Queryable, t: Transition): Promise<Date
   const since = rows[0]!.since;
   await c.query(
     `INSERT INTO unified_work_status_log (tenant, agent_id, version, from_status, to_status, cause, actor,
-       reason, rule_id, rule_version, window_start, dedupe_key, basis, committed_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,to_timestamp($11 / 1000.0),$12,$13,$14)`,
+       reason, rule_id, rule_version, window_start, dedupe_key, basis, committed_at, region)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,to_timestamp($11 / 1000.0),$12,$13,$14,$15)`,
     [
       t.tenant,
       t.agentId,
@@ -134,6 +136,7 @@ export async function writeTransition(c: Queryable, t: Transition): Promise<Date
       t.dedupeKey,
       JSON.stringify(t.basis),
       since,
+      t.region ?? null,
     ],
   );
   await c.query(

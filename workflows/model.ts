@@ -161,8 +161,11 @@ export type Input =
   | { kind: 'hcm'; reply: HcmReply; at: number }
   /** HCM's facts read at a wake-up or on a rule change (engine 2). */
   | { kind: 'facts'; facts: Facts; at: number }
-  /** A rule changed: the workflow re-reads HCM's facts (engine 2); nothing for `decide` itself. */
-  | { kind: 'refresh'; at: number }
+  /**
+   * A rule changed, or an operator switched the agent's region (`why: 'region'`), or the workflow
+   * just moved to its queue (`why: 'moved'`): it re-reads HCM's facts (engine 2); nothing for `decide` itself.
+   */
+  | { kind: 'refresh'; at: number; why?: 'region' | 'moved' }
   | { kind: 'manual'; status: Status; actor: Actor; reason?: string; requestId: string; at: number };
 
 export interface Candidate {
@@ -209,6 +212,13 @@ export interface Facts extends Pick<
   /** Operator-facing attributes of the agent (search attributes). */
   businessLine?: string;
   skillGroups?: string[];
+  /** The region that owns the agent (absent in replies recorded before regions could switch). */
+  region?: string;
+  /**
+   * The task queue the agent's workflow belongs on, by the answering worker's routing
+   * (workflows/routing.ts); a workflow elsewhere moves there. Absent in older recorded replies.
+   */
+  taskQueue?: string;
 }
 
 export type HcmReply =
