@@ -35,6 +35,8 @@ export interface HcmDeps {
    * the workflow in the facts: a workflow on another queue moves there. Unset: facts name none.
    */
   route?: (agent: { region: string; businessLine: string }) => string;
+  /** The task queue this worker polls (facts `servedOn`); with `route`, what lets a workflow move. */
+  servedOn?: string;
   /** Called after each committed transition, with the facts it committed on (the worker's metrics). */
   onCommitted?: (c: Candidate, facts: Facts, committedAt: number) => void;
   /** Called once per call with its outcome (the worker's metrics). */
@@ -76,7 +78,9 @@ async function lockFacts(c: Queryable, tenant: string, agentId: string, deps: Hc
     businessLine: row.businessLine,
     skillGroups: row.skillGroups,
     region: row.region,
-    ...(deps.route ? { taskQueue: deps.route({ region: row.region, businessLine: row.businessLine }) } : {}),
+    ...(deps.route && deps.servedOn !== undefined
+      ? { taskQueue: deps.route({ region: row.region, businessLine: row.businessLine }), servedOn: deps.servedOn }
+      : {}),
   };
   return { row, facts };
 }

@@ -73,7 +73,7 @@ export function createAgentWorker(o: AgentWorkerOptions): Promise<Worker> {
     taskQueue: o.pollQueue ?? o.taskQueue,
     workflowBundle: o.workflowBundle,
     activities: {
-      ...createHcmActivities({ ...o, route }),
+      ...createHcmActivities({ ...o, route, servedOn: o.pollQueue ?? o.taskQueue }),
       ...createReconcileActivities(o),
       ...createRetentionActivities(o),
     },
@@ -118,7 +118,7 @@ export async function createAgentWorkers(
       );
       const results = await Promise.allSettled(runs);
       const failed = results.find((r) => r.status === 'rejected');
-      if (failed) throw (failed as PromiseRejectedResult).reason;
+      if (failed?.status === 'rejected') throw failed.reason;
     },
   };
 }

@@ -270,7 +270,12 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
 
   /** Whether `facts` name another queue than this run's, and the move is on (live, or as recorded). */
   function elsewhere(facts: Facts): boolean {
-    return facts.taskQueue !== undefined && facts.taskQueue !== workflowInfo().taskQueue && patched(ROUTING_PATCH);
+    return (
+      facts.taskQueue !== undefined &&
+      facts.servedOn !== undefined &&
+      facts.taskQueue !== facts.servedOn &&
+      patched(ROUTING_PATCH)
+    );
   }
   function routeBy(facts: Facts) {
     if (facts.region !== undefined) {
@@ -300,7 +305,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
    */
   const move = async (): Promise<never> => {
     const to = home!.queue;
-    const from = workflowInfo().taskQueue;
+    const from = home!.facts.servedOn!;
     const carriedMove = input.carried?.moved;
     if (carriedMove?.from === to && Date.now() - carriedMove.at < BOUNCE_MS) {
       note(

@@ -216,9 +216,13 @@ export interface Facts extends Pick<
   region?: string;
   /**
    * The task queue the agent's workflow belongs on, by the answering worker's routing
-   * (workflows/routing.ts); a workflow elsewhere moves there. Absent in older recorded replies.
+   * (workflows/routing.ts), and the queue of that worker, which is the one this workflow task ran
+   * on (HCM calls are local activities). When they differ the workflow moves. Both are recorded in
+   * the history, so a replay decides as the original did (workflowInfo().taskQueue is the replay
+   * worker's own queue). Absent in older recorded replies.
    */
   taskQueue?: string;
+  servedOn?: string;
 }
 
 export type HcmReply =

@@ -2,8 +2,12 @@
 // regions against the same Postgres and Temporal, agents mid-window, a business line switched east →
 // west through the admin API. Every window is committed exactly once, after the switch by the new
 // owner, and the timeline shows the switch. Real gateway app (inject), Postgres and Temporal.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { switchRegions } from '../../db/agents.ts';
 import { signToken, type Role } from '../../platform/auth.ts';
 import { signalAgent } from '../../workflows/client.ts';
@@ -72,7 +76,27 @@ describe('region ownership switch', () => {
     await setRule(h, 'drill', { scope: { businessLine: 'sales' }, windows: WINDOWS });
     await setRule(h, 'drill-support', { scope: { businessLine: 'support' }, windows: WINDOWS });
   });
+  /** Runs that moved, kept for replay.test.ts with VIGIL_RECORD_HISTORIES=1 (like the engine tests'). */
+  const recorded: [file: string, agentId: string, runId: string][] = [];
   afterAll(async () => {
+    if (process.env.VIGIL_RECORD_HISTORIES) {
+      const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'histories');
+      for (const [file, agentId, runId] of recorded) {
+        const json = execFileSync(inject('temporalCli'), [
+          'workflow',
+          'show',
+          '--address',
+          inject('temporalAddress'),
+          '--workflow-id',
+          agentWorkflowId(h.tenant, agentId),
+          '--run-id',
+          runId,
+          '--output',
+          'json',
+        ]);
+        await fs.writeFile(path.join(dir, `${file}.json`), json);
+      }
+    }
     await app?.close();
     await h?.close();
   });
@@ -125,7 +149,8 @@ describe('region ownership switch', () => {
     expect(await app.vigil.queues.queueFor(h.tenant, 's-1')).toBe(`${h.taskQueue}@east`);
     // Staggered starts: at the switch some agents wait for IDLE, some for ABNORMAL, some for OFFLINE.
     for (const id of [...support, ...sales]) {
-      await start(id);
+      const handle = await start(id);
+      if (id === 's-6') recorded.push(['region-switch-moved', id, handle.signaledRunId]);
       await new Promise((r) => setTimeout(r, 700));
     }
     for (const id of [...sales, ...support]) expect(await queueOf(id)).toBe(`${h.taskQueue}@east`);
@@ -203,7 +228,7 @@ describe('region ownership switch', () => {
   it('a workflow that misses the refresh is refused by HCM at its next window, moves and commits it there once', async () => {
     const id = 'quiet-1';
     await call('PUT', `/v1/agents/${id}`, 'admin', { businessLine: 'sales' });
-    await start(id);
+    recorded.push(['region-not-owner-moved', id, (await start(id)).signaledRunId]);
     await eventually(async () => (await live(h, id)).next?.action === 'IDLE', 10_000, 'the IDLE window');
     // Switched in Postgres only: no signal, so east learns it from HCM's refusal of its IDLE commit.
     await switchRegions(h.pool, h.tenant, { agentId: id, region: 'west', actor: 'admin:test', reason: 'no signal' });
