@@ -1,7 +1,7 @@
 // HCM: the only place a status becomes a fact. Each commit is one Postgres transaction that locks
 // the agent's status row, re-reads the facts, and writes status, log and outbox rows together —
 // or rejects with a reason and the fresh facts.
-import { ensureAgent } from '../db/agents.ts';
+import { ensureAgent, ownerRegion } from '../db/agents.ts';
 import { inputHold, recordHeld, resolveHeld } from '../db/input-health.ts';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.ts';
 import { resolveRule } from '../db/rules.ts';
@@ -31,6 +31,15 @@ export interface HcmDeps {
   region: string;
   /** Called after each commit that wrote outbox rows (used to wake the dispatcher). */
   onOutbox?: () => void;
+  /**
+   * The task queue of an agent of this region and business line (workflows/routing.ts), told to
+   * the workflow in the facts: a workflow on another queue moves there. Unset: facts name none.
+   */
+  route?: (agent: { region: string; businessLine: string }) => string;
+  /** The task queue this worker polls (facts `servedOn`); with `route`, what lets a workflow move. */
+  servedOn?: string;
+  /** Called after each committed transition, with the facts it committed on (the worker's metrics). */
+  onCommitted?: (c: Candidate, facts: Facts, committedAt: number) => void;
   /** Called once per call with its outcome (the worker's metrics). */
   onCall?: (activity: keyof HcmActivities, outcome: 'committed' | 'rejected' | 'invalid_input' | 'error') => void;
 }
@@ -45,9 +54,15 @@ export function isDataError(err: unknown): boolean {
   return typeof code === 'string' && /^2[23]/.test(code) && code !== '23505';
 }
 
-async function lockFacts(c: Queryable, tenant: string, agentId: string) {
+/**
+ * Locks the agent's status row and reads its facts. `owner`: the region read again after the lock
+ * (a commit checks it), so a region switch, which locks the status rows it switches, and a commit
+ * are strictly ordered: a commit after the switch always sees the new owner.
+ */
+async function lockFacts(c: Queryable, tenant: string, agentId: string, deps: HcmDeps, owner = false) {
   const row = await lockStatus(c, tenant, agentId);
   if (!row) return undefined;
+  if (owner) row.region = (await ownerRegion(c, tenant, agentId)) ?? row.region;
   const taskCount = await openTaskCount(c, tenant, agentId);
   const rule = await resolveRule(c, tenant, agentId);
   const facts: Facts = {
@@ -65,6 +80,10 @@ async function lockFacts(c: Queryable, tenant: string, agentId: string) {
     skillGroups: row.skillGroups,
     // An instance's workflow runs workflows/service.ts (README "Fleet mode").
     ...(row.kind === 'service' ? { kind: 'service' as const } : {}),
+    region: row.region,
+    ...(deps.route && deps.servedOn !== undefined
+      ? { taskQueue: deps.route({ region: row.region, businessLine: row.businessLine }), servedOn: deps.servedOn }
+      : {}),
   };
   return { row, facts };
 }
@@ -77,7 +96,7 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
   const readFacts = (tenant: string, agentId: string) =>
     inTransaction(pool, async (c) => {
       await ensureAgent(c, tenant, agentId, region);
-      return (await lockFacts(c, tenant, agentId))!.facts;
+      return (await lockFacts(c, tenant, agentId, deps))!.facts;
     });
 
   /** Runs one HCM call, ends a data error as INVALID_INPUT (with fresh facts) and counts the outcome. */
@@ -114,7 +133,7 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
   async function remindOnce(r: Reminder): Promise<ReminderReply> {
     const reply = await inTransaction(pool, async (c): Promise<ReminderReply> => {
       await ensureAgent(c, r.tenant, r.agentId, region);
-      const { facts } = (await lockFacts(c, r.tenant, r.agentId))!;
+      const { facts } = (await lockFacts(c, r.tenant, r.agentId, deps))!;
       const why = recheckReminder(r, facts, Date.now());
       if (why) return { sent: false, reason: why, facts };
       const at = await writeReminder(c, {
@@ -165,7 +184,7 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
   async function commitOnce(cand: Candidate): Promise<HcmReply> {
     const reply = await inTransaction(pool, async (c): Promise<HcmReply> => {
       await ensureAgent(c, cand.tenant, cand.agentId, region);
-      const { row, facts } = (await lockFacts(c, cand.tenant, cand.agentId))!;
+      const { row, facts } = (await lockFacts(c, cand.tenant, cand.agentId, deps, true))!;
       // Already handled (activity retry, workflow reset, replay): answer as the first time did.
       if (await transitionCommitted(c, cand.tenant, cand.agentId, cand.dedupeKey))
         return { committed: false, candidate: cand, reason: 'ALREADY_HANDLED', facts };
@@ -223,6 +242,7 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
         dedupeKey: cand.dedupeKey,
         basis: cand.basis,
         ...(heldSince ? { since: heldSince } : {}),
+        region,
       });
       return {
         committed: true,
@@ -238,7 +258,10 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
         },
       };
     });
-    if (reply.committed) deps.onOutbox?.();
+    if (reply.committed) {
+      deps.onOutbox?.();
+      deps.onCommitted?.(cand, reply.facts, reply.facts.since);
+    }
     return reply;
   }
 }

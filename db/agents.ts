@@ -1,4 +1,4 @@
-import type { Queryable, Row } from './pool.ts';
+import { inTransaction, type Pool, type Queryable, type Row } from './pool.ts';
 import type { Status } from '../workflows/model.ts';
 
 export type AgentKind = 'person' | 'service';
@@ -263,4 +263,79 @@ export async function getAgent(db: Queryable, tenant: string, agentId: string): 
       updatedAt: r.updated_at.toISOString(),
     }
   );
+}
+
+/** The agent's owner region, read on its own (HCM reads it again after locking the status row). */
+export async function ownerRegion(db: Queryable, tenant: string, agentId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ region: string }>('SELECT region FROM agents WHERE tenant = $1 AND agent_id = $2', [
+    tenant,
+    agentId,
+  ]);
+  return rows[0]?.region;
+}
+
+/** What routes an agent to its task queue (workflows/routing.ts); undefined for an agent not yet created. */
+export async function agentRoute(
+  db: Queryable,
+  tenant: string,
+  agentId: string,
+): Promise<{ region: string; businessLine: string } | undefined> {
+  const { rows } = await db.query<{ region: string; business_line: string }>(
+    'SELECT region, business_line FROM agents WHERE tenant = $1 AND agent_id = $2',
+    [tenant, agentId],
+  );
+  const r = rows[0];
+  return r && { region: r.region, businessLine: r.business_line };
+}
+
+export interface RegionSwitch {
+  /** One agent, or (without) every agent of the tenant, or of `businessLine` when given. */
+  agentId?: string;
+  businessLine?: string;
+  region: string;
+  actor: string;
+  reason: string;
+}
+
+/** Agents one transaction of a bulk switch moves (each batch locks its status rows). */
+const SWITCH_BATCH = 500;
+
+/**
+ * Moves agents to `s.region`, in batches of one transaction each: every batch locks its agents'
+ * status rows first (so a commit in progress finishes before, and a commit after reads the new
+ * owner: activities/hcm.ts), then updates agents.region and writes agent_region_log. Agents
+ * already in the region are left alone. Answers the agents moved, each with its former region.
+ */
+export async function switchRegions(
+  pool: Pool,
+  tenant: string,
+  s: RegionSwitch,
+): Promise<{ agentId: string; from: string }[]> {
+  const moved: { agentId: string; from: string }[] = [];
+  for (;;) {
+    const batch = await inTransaction(pool, async (c) => {
+      const { rows } = await c.query<{ agent_id: string; region: string }>(
+        `SELECT a.agent_id, a.region FROM agents a JOIN status_table s USING (tenant, agent_id)
+          WHERE a.tenant = $1 AND a.region <> $2 AND ($3::text IS NULL OR a.agent_id = $3)
+            AND ($4::text IS NULL OR a.business_line = $4)
+          ORDER BY a.agent_id COLLATE "C" LIMIT $5 FOR UPDATE OF a, s`,
+        [tenant, s.region, s.agentId ?? null, s.businessLine ?? null, SWITCH_BATCH],
+      );
+      if (rows.length === 0) return [];
+      const ids = rows.map((r) => r.agent_id);
+      await c.query(`UPDATE agents SET region = $2, updated_at = now() WHERE tenant = $1 AND agent_id = ANY ($3)`, [
+        tenant,
+        s.region,
+        ids,
+      ]);
+      await c.query(
+        `INSERT INTO agent_region_log (tenant, agent_id, from_region, to_region, actor, reason)
+         SELECT $1, x.agent_id, x.from_region, $2, $3, $4 FROM unnest($5::text[], $6::text[]) AS x(agent_id, from_region)`,
+        [tenant, s.region, s.actor, s.reason, ids, rows.map((r) => r.region)],
+      );
+      return rows.map((r) => ({ agentId: r.agent_id, from: r.region }));
+    });
+    moved.push(...batch);
+    if (batch.length < SWITCH_BATCH) return moved;
+  }
 }

@@ -94,6 +94,8 @@ export interface Transition {
   basis: unknown;
   /** When the status began, if not now: a window HCM held while input was degraded begins when it closed. */
   since?: Date;
+  /** The region of the worker that committed it (the owner then). */
+  region?: string;
 }
 
 /**
@@ -125,8 +127,8 @@ export async function writeTransition(c: Queryable, t: Transition): Promise<Date
   const since = rows[0]!.since;
   await c.query(
     `INSERT INTO unified_work_status_log (tenant, agent_id, version, from_status, to_status, cause, actor,
-       reason, rule_id, rule_version, window_start, dedupe_key, basis, committed_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,to_timestamp($11 / 1000.0),$12,$13,now())`,
+       reason, rule_id, rule_version, window_start, dedupe_key, basis, committed_at, region)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,to_timestamp($11 / 1000.0),$12,$13,now(),$14)`,
     [
       t.tenant,
       t.agentId,
@@ -141,6 +143,7 @@ export async function writeTransition(c: Queryable, t: Transition): Promise<Date
       t.windowStart,
       t.dedupeKey,
       JSON.stringify(t.basis),
+      t.region ?? null,
     ],
   );
   await c.query(

@@ -1,25 +1,30 @@
-// HCM's side of an agent's timeline: committed status changes and the delivery of each outbox row
-// per lane. The workflow's own timeline (events, candidates, rejections) comes from its query.
+// HCM's side of an agent's timeline: committed status changes, region switches and the delivery of
+// each outbox row per lane. The workflow's own timeline (events, candidates, rejections) comes from its query.
 import type { Queryable } from './pool.ts';
 
 export interface TimelineRow {
   at: string;
   source: 'hcm' | 'delivery';
-  kind: 'commit' | 'delivery';
+  kind: 'commit' | 'region' | 'delivery';
   detail: string;
 }
 
-/** The newest `limit` commits and the newest `limit` deliveries of one agent, newest first. */
+/** The newest `limit` commits, region switches and deliveries of one agent, newest first. */
 export async function hcmTimeline(
   db: Queryable,
   tenant: string,
   agentId: string,
   limit: number,
 ): Promise<TimelineRow[]> {
-  const [commits, deliveries] = await Promise.all([
+  const [commits, switches, deliveries] = await Promise.all([
     db.query(
-      `SELECT committed_at, version, from_status, to_status, cause, actor, rule_id, rule_version
+      `SELECT committed_at, version, from_status, to_status, cause, actor, rule_id, rule_version, region
          FROM unified_work_status_log WHERE tenant = $1 AND agent_id = $2 ORDER BY id DESC LIMIT $3`,
+      [tenant, agentId, limit],
+    ),
+    db.query(
+      `SELECT switched_at, from_region, to_region, actor, reason
+         FROM agent_region_log WHERE tenant = $1 AND agent_id = $2 ORDER BY id DESC LIMIT $3`,
       [tenant, agentId, limit],
     ),
     db.query(
@@ -34,7 +39,13 @@ export async function hcmTimeline(
       at: r.committed_at.toISOString(),
       source: 'hcm' as const,
       kind: 'commit' as const,
-      detail: `v${r.version} ${r.from_status}→${r.to_status} ${r.cause} by ${r.actor}${r.rule_id ? ` (rule ${r.rule_id} v${r.rule_version})` : ''}`,
+      detail: `v${r.version} ${r.from_status}→${r.to_status} ${r.cause} by ${r.actor}${r.rule_id ? ` (rule ${r.rule_id} v${r.rule_version})` : ''}${r.region ? ` in ${r.region}` : ''}`,
+    })),
+    ...switches.rows.map((r) => ({
+      at: r.switched_at.toISOString(),
+      source: 'hcm' as const,
+      kind: 'region' as const,
+      detail: `region ${r.from_region} → ${r.to_region} by ${r.actor}: ${r.reason}`,
     })),
     ...deliveries.rows.map((r) => ({
       at: (r.delivered_at ?? r.created_at).toISOString(),

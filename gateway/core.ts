@@ -12,6 +12,7 @@ import { Coalescer, type Batch } from './coalescer.ts';
 import type { GatewayDeps } from './http.ts';
 import { createIngest } from './ingest.ts';
 import { createInputHealth } from './input-health.ts';
+import { createQueueResolver } from './routing.ts';
 import { IntakeWriter } from './intake.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { Presence } from './presence.ts';
@@ -30,14 +31,16 @@ export function createCore(d: GatewayDeps) {
   const log = d.log ?? pino({ level: 'silent' });
   const gatewayId = d.gatewayId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const region = d.region ?? 'local';
+  const queues = createQueueResolver({ pool: d.pool, taskQueue: d.taskQueue, routing: d.routing, region });
   const m = createGatewayMetrics(() =>
     coalescer.stats.eventsIn === 0 ? 0 : coalescer.stats.signals / coalescer.stats.eventsIn,
   );
 
   async function signalOne(tenant: string, agentId: string, payload: EventsSignal, source: string): Promise<void> {
+    const taskQueue = await queues.queueFor(tenant, agentId);
     const end = m.signalLatency.startTimer();
     await withDeadline(d.temporal, tuning.temporalTimeoutMs, () =>
-      signalAgent(d.temporal, d.taskQueue, { tenant, agentId }, payload),
+      signalAgent(d.temporal, taskQueue, { tenant, agentId }, payload),
     );
     end();
     m.signals.inc({ source });
@@ -109,6 +112,8 @@ export function createCore(d: GatewayDeps) {
     tuning,
     gatewayId,
     region,
+    /** The task queue an agent's workflow starts on (gateway/routing.ts). */
+    queues,
     metrics: m,
     coalescer,
     writer,

@@ -5,6 +5,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.ts';
 import type { GatewayTuning } from '../platform/config.ts';
+import type { Routing } from '../workflows/routing.ts';
 import { badText } from '../platform/text.ts';
 import { verifyToken, type Principal, type Role } from '../platform/auth.ts';
 
@@ -20,6 +21,8 @@ export interface GatewayDeps {
   allowedOrigins?: string[];
   /** Region this gateway writes agents for (default `local`). */
   region?: string;
+  /** How agents are split over task queues (`VIGIL_REGIONAL_QUEUES`, `VIGIL_ISOLATED_LINES`); default: all on `taskQueue`. */
+  routing?: Routing;
   /** Unique per process; default hostname-pid-random. */
   gatewayId?: string;
   log?: Logger;

@@ -28,6 +28,7 @@ const app = buildGateway({
   tuning: cfg.gateway,
   allowedOrigins: cfg.allowedOrigins,
   region: cfg.region,
+  routing: cfg.routing,
   webhookAllowPrivate: cfg.webhookAllowPrivate,
   temporalUiUrl: cfg.temporalUiUrl,
   log,

@@ -40,6 +40,20 @@ export async function notifyRuleChange(
 ): Promise<number> {
   if (!mayBringDeadlinesForward(before, after)) return 0;
   const agents = await agentsInScopes(pool, tenant, before ? [before.scope, after.scope] : [after.scope]);
+  return refreshAgents(temporal, tenant, agents, timeoutMs, true);
+}
+
+/**
+ * Signals `refresh` to the running workflows of `agents` (a rule edit, or a region switch:
+ * gateway/routes/admin.ts), a few at a time; answers how many it reached.
+ */
+export async function refreshAgents(
+  temporal: Client,
+  tenant: string,
+  agents: readonly string[],
+  timeoutMs: number,
+  refresh: true | 'region',
+): Promise<number> {
   let reached = 0;
   let next = 0;
   const lane = async () => {
@@ -47,7 +61,7 @@ export async function notifyRuleChange(
       const agentId = agents[next++]!;
       try {
         await withDeadline(temporal, timeoutMs, () =>
-          temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).signal(eventsSignal, { refresh: true }),
+          temporal.workflow.getHandle(agentWorkflowId(tenant, agentId)).signal(eventsSignal, { refresh }),
         );
         reached++;
       } catch (err) {

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { RetentionPolicy } from '../db/retention.ts';
+import { SHARED_LANE, type Routing } from '../workflows/routing.ts';
+import { Id, ID_RULE, isId } from './ids.ts';
 
 /** An optional setting where an empty value counts as unset (`VAR=` in a compose file or a shell). */
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
@@ -30,8 +32,11 @@ const Env = z.object({
   VIGIL_DATA_DIR: z.string().min(1).default('.data'),
   VIGIL_CACHE_DIR: z.string().min(1).optional(),
   VIGIL_ALLOWED_ORIGINS: z.string().default(''),
-  VIGIL_REGION: z.string().min(1).default('local'),
+  VIGIL_REGION: Id.default('local'),
   VIGIL_TASK_QUEUE: z.string().min(1).default('vigil-agents'),
+  VIGIL_REGIONAL_QUEUES: z.enum(['on', 'off']).default('off'),
+  VIGIL_ISOLATED_LINES: z.string().default(''),
+  VIGIL_WORKER_LINES: unsetIfEmpty(z.string().optional()),
   VIGIL_HEARTBEAT_MS: z.coerce.number().int().min(100).default(30_000),
   VIGIL_DIGEST_MS: z.coerce.number().int().min(10).max(3_600_000).default(300_000),
   VIGIL_COALESCE: z.enum(['on', 'off']).default('on'),
@@ -114,7 +119,12 @@ export interface Config {
   workerMetricsPort: number;
   /** Agent workflows the worker keeps in memory (sticky cache); more agents than this replay on wake-up. */
   workerCachedWorkflows: number;
+  /** The base task queue; agents' queues derive from it (workflows/routing.ts). */
   taskQueue: string;
+  /** How agents are split over task queues: per region, and isolated business lines. */
+  routing: Routing;
+  /** The lanes this worker polls (isolated lines, `*` = the shared queue); undefined = all. */
+  workerLines: string[] | undefined;
   logLevel: string;
   /** Webhooks may target loopback/private/link-local addresses (local development and tests only). */
   webhookAllowPrivate: boolean;
@@ -193,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const temporalTls = tlsSettings(e);
+  const { routing, workerLines } = routingSettings(e);
   const xdgCache = e.XDG_CACHE_HOME || path.join(e.HOME || '/tmp', '.cache');
   return {
     port: e.PORT,
@@ -216,6 +227,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerMetricsPort: e.VIGIL_WORKER_METRICS_PORT,
     workerCachedWorkflows: e.VIGIL_WORKER_CACHED_WORKFLOWS,
     taskQueue: e.VIGIL_TASK_QUEUE,
+    routing,
+    workerLines,
     logLevel: e.LOG_LEVEL,
     webhookAllowPrivate: e.VIGIL_WEBHOOK_ALLOW_PRIVATE === '1',
     gateway: {
@@ -301,6 +314,32 @@ function tlsSettings(e: z.infer<typeof Env>): TemporalTls | undefined {
     keyFile: abs(e.TEMPORAL_TLS_KEY),
     serverName: e.TEMPORAL_TLS_SERVER_NAME,
   };
+}
+
+const list = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/**
+ * Isolated lines must be ids (they become part of queue names), and a worker can only poll lines
+ * that have a queue: a line it names that is not isolated would be a queue nobody routes to.
+ */
+function routingSettings(e: z.infer<typeof Env>): { routing: Routing; workerLines: string[] | undefined } {
+  const isolatedLines = [...new Set(list(e.VIGIL_ISOLATED_LINES))];
+  const workerLines = e.VIGIL_WORKER_LINES === undefined ? undefined : [...new Set(list(e.VIGIL_WORKER_LINES))];
+  const problems: string[] = [];
+  const bad = isolatedLines.filter((l) => !isId(l));
+  if (bad.length) problems.push(`VIGIL_ISOLATED_LINES: ${bad.join(', ')}: a line must be ${ID_RULE}`);
+  const unknown = (workerLines ?? []).filter((l) => l !== SHARED_LANE && !isolatedLines.includes(l));
+  if (unknown.length)
+    problems.push(
+      `VIGIL_WORKER_LINES: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in VIGIL_ISOLATED_LINES (${SHARED_LANE} = every other line)`,
+    );
+  if (workerLines?.length === 0) problems.push(`VIGIL_WORKER_LINES: names no line (${SHARED_LANE} = the shared queue)`);
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  return { routing: { regional: e.VIGIL_REGIONAL_QUEUES === 'on', isolatedLines }, workerLines };
 }
 
 /** Settings left undefined when unset, which some processes cannot run without. */

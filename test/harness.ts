@@ -7,19 +7,32 @@ import { inject } from 'vitest';
 import { createPool, type Pool } from '../db/pool.ts';
 import { upsertRule, type RuleInput } from '../db/rules.ts';
 import { loadConfig } from '../platform/config.ts';
-import { createAgentWorker, quietRuntime } from '../workers/agent-worker.ts';
+import { createAgentWorkers, quietRuntime, type AgentWorkerOptions } from '../workers/agent-worker.ts';
+import type { Routing } from '../workflows/routing.ts';
 
 export interface Harness {
   pool: Pool;
   client: Client;
   taskQueue: string;
   tenant: string;
-  startWorker(): Promise<RunningWorker>;
+  /** A worker process's agent workers: by default region `local`, one worker on `taskQueue`. */
+  startWorker(o?: WorkerOptions): Promise<RunningWorker>;
   close(): Promise<void>;
 }
 
+export interface WorkerOptions {
+  region?: string;
+  routing?: Routing;
+  /** VIGIL_WORKER_LINES: isolated lines and `*` (the shared queue); default all. */
+  lanes?: string[];
+  onCommitted?: AgentWorkerOptions['onCommitted'];
+}
+
 export interface RunningWorker {
+  /** The first (with no routing, the only) Temporal worker. */
   worker: Worker;
+  /** The queues polled. */
+  queues: string[];
   stop(): Promise<void>;
 }
 
@@ -39,23 +52,27 @@ export async function createHarness(name: string): Promise<Harness> {
     client,
     taskQueue,
     tenant,
-    async startWorker() {
+    async startWorker(o: WorkerOptions = {}) {
       const nc = await NativeConnection.connect({ address: inject('temporalAddress') });
-      const worker = await createAgentWorker({
+      const workers = await createAgentWorkers({
         connection: nc,
         namespace: 'default',
         taskQueue,
         workflowBundle: { code },
         pool,
-        region: 'local',
+        region: o.region ?? 'local',
+        routing: o.routing,
+        lanes: o.lanes,
+        onCommitted: o.onCommitted,
         // Recovery hooks of fleet tests answer on 127.0.0.1.
         allowPrivate: true,
       });
-      const done = worker.run();
+      const done = workers.run();
       const rw: RunningWorker = {
-        worker,
+        worker: workers.workers[0]!.worker,
+        queues: workers.workers.map((w) => w.queue),
         async stop() {
-          if (worker.getState() === 'RUNNING') worker.shutdown();
+          workers.shutdown();
           await done;
           await nc.close();
           running.splice(running.indexOf(rw), 1);

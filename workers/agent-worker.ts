@@ -14,6 +14,7 @@ import { createReconcileActivities } from '../activities/reconcile.ts';
 import { createRetentionActivities } from '../activities/retention.ts';
 import type { RetentionPolicy } from '../db/retention.ts';
 import { loadConfig, type Config } from '../platform/config.ts';
+import { agentTaskQueue, NO_ROUTING, workerTaskQueues, type Routing } from '../workflows/routing.ts';
 
 export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -35,7 +36,12 @@ const quietBundlerLogger = {
 export interface AgentWorkerOptions extends HcmDeps {
   connection: NativeConnection;
   namespace: string;
+  /** The base task queue: agents' queues derive from it by `routing` (workflows/routing.ts). */
   taskQueue: string;
+  /** Default: every agent on `taskQueue`. */
+  routing?: Routing;
+  /** The queue this worker polls; default `taskQueue`. */
+  pollQueue?: string;
   workflowBundle: WorkflowBundleOption;
   /** What the retention activity keeps; default the configuration's defaults. */
   retention?: Partial<RetentionPolicy>;
@@ -62,13 +68,15 @@ export function quietRuntime(level: Config['temporalLogLevel'] = 'WARN') {
 
 export function createAgentWorker(o: AgentWorkerOptions): Promise<Worker> {
   quietRuntime();
+  // HCM names each agent's queue in its facts: a workflow on another queue moves there.
+  const route = (a: { region: string; businessLine: string }) => agentTaskQueue(o.taskQueue, a, o.routing);
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
-    taskQueue: o.taskQueue,
+    taskQueue: o.pollQueue ?? o.taskQueue,
     workflowBundle: o.workflowBundle,
     activities: {
-      ...createHcmActivities(o),
+      ...createHcmActivities({ ...o, route, servedOn: o.pollQueue ?? o.taskQueue }),
       ...createFleetActivities({ ...o, allowPrivate: o.allowPrivate ?? loadConfig({}).webhookAllowPrivate }),
       ...createReconcileActivities(o),
       ...createRetentionActivities(o),
@@ -79,4 +87,42 @@ export function createAgentWorker(o: AgentWorkerOptions): Promise<Worker> {
     // it short so a window that fires then lands on time.
     stickyQueueScheduleToStartTimeout: '2 seconds',
   });
+}
+
+export interface AgentWorkers {
+  /** One Temporal worker per polled queue, with the lane it serves (`*` = the shared queue). */
+  workers: { queue: string; lane: string; worker: Worker }[];
+  /** Runs them all until shut down; rejects when one fails (the others are shut down). */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/**
+ * The workers of one process: one per queue of its region and lanes (workflows/routing.ts
+ * `workerTaskQueues`). With no routing that is one worker on `taskQueue`, as always.
+ */
+export async function createAgentWorkers(
+  o: Omit<AgentWorkerOptions, 'pollQueue'> & { lanes?: readonly string[] },
+): Promise<AgentWorkers> {
+  const queues = workerTaskQueues(o.taskQueue, o.region, o.routing ?? NO_ROUTING, o.lanes);
+  const workers: AgentWorkers['workers'] = [];
+  for (const q of queues) workers.push({ ...q, worker: await createAgentWorker({ ...o, pollQueue: q.queue }) });
+  const shutdown = () => {
+    for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
+  return {
+    workers,
+    shutdown,
+    async run() {
+      const runs = workers.map(({ worker }) =>
+        worker.run().catch((err: unknown) => {
+          shutdown();
+          throw err;
+        }),
+      );
+      const results = await Promise.allSettled(runs);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed?.status === 'rejected') throw failed.reason;
+    },
+  };
 }

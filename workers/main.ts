@@ -5,7 +5,7 @@ import { loadConfig, requireSettings } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
 import { onStopSignal } from '../platform/signals.ts';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from '../platform/temporal-connection.ts';
-import { bundleWorkflows, createAgentWorker, quietRuntime } from './agent-worker.ts';
+import { bundleWorkflows, createAgentWorkers, quietRuntime } from './agent-worker.ts';
 import { serveMetrics } from './metrics.ts';
 import { createWorkerMetrics } from './worker-metrics.ts';
 
@@ -22,28 +22,35 @@ try {
 quietRuntime(cfg.temporalLogLevel);
 const pool = createPool(cfg.databaseUrl, 20);
 const connection = await NativeConnection.connect(temporalOptions);
-const metrics = createWorkerMetrics();
+const metrics = createWorkerMetrics(cfg.routing);
 // A second worker on the same machine (a benchmark, a test) finds the port taken: it runs without.
 const server = cfg.workerMetricsPort
   ? await serveMetrics(metrics.registry, cfg.workerMetricsPort).catch(
       (err: Error) => void log.warn({ err: err.message }, 'worker metrics off'),
     )
   : undefined;
-const worker = await createAgentWorker({
+// One Temporal worker per queue of this region and lanes (README "Regions and business lines").
+const workers = await createAgentWorkers({
   maxCachedWorkflows: cfg.workerCachedWorkflows,
   onCall: metrics.onCall,
+  onCommitted: metrics.onCommitted,
   connection,
   namespace: cfg.temporalNamespace,
   taskQueue: cfg.taskQueue,
+  routing: cfg.routing,
+  lanes: cfg.workerLines,
   workflowBundle: await bundleWorkflows(),
   pool,
   region: cfg.region,
   retention: cfg.retention,
   allowPrivate: cfg.webhookAllowPrivate,
 });
-onStopSignal(() => worker.shutdown());
-log.info({ taskQueue: cfg.taskQueue, metricsPort: server?.port }, 'worker running');
-await worker.run();
+onStopSignal(() => workers.shutdown());
+log.info(
+  { region: cfg.region, taskQueues: workers.workers.map((w) => w.queue), metricsPort: server?.port },
+  'worker running',
+);
+await workers.run();
 await server?.close();
 await pool.end();
 await connection.close();

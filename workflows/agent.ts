@@ -7,6 +7,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  makeContinueAsNewFunc,
   patched,
   proxyLocalActivities,
   setHandler,
@@ -58,6 +59,13 @@ export const FACTS_FIRST_PATCH = 'vigil-facts-first';
 export const FLEET_PATCH = 'vigil-fleet';
 /** Engine 2 follows HCM's answers with new candidates; a bound keeps a bug from looping forever. */
 const MAX_HOPS = 3;
+/** A workflow moves to the task queue HCM's facts name (region switch, isolated line). */
+export const ROUTING_PATCH = 'vigil-queue-routing';
+/** Moving back to the queue it just came from waits this long: workers that disagree on routing do not ping-pong. */
+const BOUNCE_MS = 60_000;
+
+/** A commit refused with REGION_NOT_OWNER on a queue the facts say is not the agent's: redo the input there. */
+class Misrouted extends Error {}
 
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
   const { tenant, agentId } = input;
@@ -80,6 +88,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
   let runInputs = 0;
   /** Set while HCM calls keep failing (Postgres out of reach): shown by the `state` query. */
   let hcmTrouble: LiveState['hcmTrouble'] = null;
+  /** The owner region and the queue HCM's latest facts name (undefined until facts say). */
+  let region: string | undefined;
+  let home: { queue: string; facts: Facts } | undefined;
 
   const note = (kind: TimelineEntry['kind'], detail: string) => {
     timeline.push({ at: Date.now(), kind, detail });
@@ -121,7 +132,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     for (const d of batch.devices ?? [])
       inbox.push({ kind: 'device', deviceId: d.deviceId, connected: d.connected, at });
     if (batch.events?.length) inbox.push({ kind: 'events', events: batch.events, at });
-    if (batch.refresh) inbox.push({ kind: 'refresh', at });
+    if (batch.refresh) inbox.push({ kind: 'refresh', at, ...(batch.refresh === 'region' ? { why: 'region' } : {}) });
   });
 
   setHandler(
@@ -181,6 +192,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
 
   let published = input.carried !== undefined;
   const adopt = (facts: Facts) => {
+    routeBy(facts);
     const before = state.status;
     state = adoptFacts(state, facts);
     if (state.status !== before || !published) publishAttributes(facts);
@@ -191,6 +203,13 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
   const commit = async (c: Candidate, inp: Input, hops: number): Promise<void> => {
     note('candidate', `${c.from}→${c.to} ${c.cause}`);
     const reply = await hcm.commitTransition(c);
+    // Not the owner here, and the agent's queue is elsewhere: forget this input's effects and
+    // redo it on the owner's queue (no window lost; HCM's dedupe key makes a second commit impossible).
+    if (!reply.committed && reply.reason === 'REGION_NOT_OWNER' && inp.kind !== 'manual' && elsewhere(reply.facts)) {
+      routeBy(reply.facts);
+      note('reject', `${c.from}→${c.to}: REGION_NOT_OWNER, redone on ${reply.facts.taskQueue}`);
+      throw new Misrouted();
+    }
     if (reply.committed) note('commit', `${c.from}→${c.to} v${reply.facts.version}`);
     else if (state.engine === 2 && reply.reason === 'ACTIVITY_SINCE') {
       note(
@@ -228,7 +247,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     runInputs++;
     if (inp.kind === 'refresh') {
       if (state.engine === 2) {
-        note('rule', 'a rule changed: facts re-read');
+        if (inp.why) note('route', inp.why === 'region' ? 'region switched: facts re-read' : 'moved: facts re-read');
+        else note('rule', 'a rule changed: facts re-read');
         await onFacts(await hcm.loadFacts({ tenant, agentId }), inp);
       }
       return;
@@ -266,6 +286,72 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     while (answered.size > ANSWERED_MAX) answered.delete(answered.keys().next().value!);
   };
 
+  /** Whether `facts` name another queue than this run's, and the move is on (live, or as recorded). */
+  function elsewhere(facts: Facts): boolean {
+    return (
+      facts.taskQueue !== undefined &&
+      facts.servedOn !== undefined &&
+      facts.taskQueue !== facts.servedOn &&
+      patched(ROUTING_PATCH)
+    );
+  }
+  function routeBy(facts: Facts) {
+    if (facts.region !== undefined) {
+      if (region !== undefined && facts.region !== region) note('route', `region ${region} → ${facts.region}`);
+      region = facts.region;
+    }
+    if (facts.taskQueue !== undefined) home = { queue: facts.taskQueue, facts };
+  }
+  const misplaced = () => home !== undefined && elsewhere(home.facts);
+
+  /** Applies one input; a Misrouted one leaves no trace but its timeline notes and waits in the inbox. */
+  const step = async (inp: Input) => {
+    const before = state;
+    try {
+      await apply(inp);
+    } catch (err) {
+      if (!(err instanceof Misrouted)) throw err;
+      state = before;
+      if (inp.kind !== 'timer') inbox.unshift(inp);
+    }
+  };
+
+  /**
+   * Continues as new on the queue HCM's facts name, carrying the state and the unprocessed inputs
+   * like the history roll does; the new run first re-reads the facts. Pending setStatus updates
+   * cannot cross: they are answered here (by HCM, which refuses a non-owner: REGION_NOT_OWNER).
+   */
+  const move = async (): Promise<never> => {
+    const to = home!.queue;
+    const from = home!.facts.servedOn!;
+    const carriedMove = input.carried?.moved;
+    if (carriedMove?.from === to && Date.now() - carriedMove.at < BOUNCE_MS) {
+      note(
+        'route',
+        `moved here from ${to} less than a minute ago: waiting before moving back (do the workers agree on routing?)`,
+      );
+      await sleep(carriedMove.at + BOUNCE_MS - Date.now());
+    }
+    const manual = () => inbox.findIndex((i) => i.kind === 'manual');
+    while (!allHandlersFinished() || manual() >= 0) {
+      await condition(() => manual() >= 0 || allHandlersFinished());
+      for (let i = manual(); i >= 0; i = manual()) await step(inbox.splice(i, 1)[0]!);
+    }
+    note('route', `moves from task queue ${from} to ${to}`);
+    return makeContinueAsNewFunc<typeof agentWorkflow>({ taskQueue: to })({
+      tenant,
+      agentId,
+      historyLimit: input.historyLimit,
+      carried: {
+        state,
+        inbox: [{ kind: 'refresh', at: Date.now(), why: 'moved' }, ...inbox],
+        timeline,
+        answered: [...answered],
+        moved: { at: Date.now(), from },
+      },
+    });
+  };
+
   upgrade();
   if (!input.carried) {
     const facts = await hcm.loadFacts({ tenant, agentId });
@@ -273,13 +359,25 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
     if (facts.kind === 'service' && patched(FLEET_PATCH)) {
       return serviceAgent({ tenant, agentId, inbox, timeline, answered, historyLimit: input.historyLimit });
     }
-    if (state.engine === 2) await onFacts(facts, { kind: 'refresh', at: Date.now() });
-    else adopt(facts);
+    // Started on a queue that is not the agent's (a gateway's routing cache was stale): move first.
+    if (state.engine === 2 && elsewhere(facts)) {
+      adopt(facts);
+      return move();
+    }
+    const before = state;
+    try {
+      if (state.engine === 2) await onFacts(facts, { kind: 'refresh', at: Date.now() });
+      else adopt(facts);
+    } catch (err) {
+      if (!(err instanceof Misrouted)) throw err;
+      state = before; // the loop below moves first
+    }
   }
 
   const alarm = new Alarm();
 
   for (;;) {
+    if (misplaced()) return move();
     upgrade();
     const next = nextDeadline(state);
     const shouldRoll = () =>
@@ -290,13 +388,15 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<never> {
       await condition(() => inbox.length > 0 || alarm.fired || shouldRoll());
     }
     alarm.fired = false;
-    if (inbox.length === 0 && next && next.at <= Date.now()) await apply({ kind: 'timer', at: Date.now() });
-    while (inbox.length > 0) await apply(inbox.shift()!);
+    if (inbox.length === 0 && next && next.at <= Date.now()) await step({ kind: 'timer', at: Date.now() });
+    while (inbox.length > 0 && !misplaced()) await step(inbox.shift()!);
+    if (misplaced()) return move();
     if (shouldRoll()) {
       // Drain: a pending update waits on an input in the inbox, so keep applying until all finish.
       while (!allHandlersFinished() || inbox.length > 0) {
         await condition(() => inbox.length > 0 || allHandlersFinished());
-        while (inbox.length > 0) await apply(inbox.shift()!);
+        while (inbox.length > 0 && !misplaced()) await step(inbox.shift()!);
+        if (misplaced()) return move();
       }
       return continueAsNew<typeof agentWorkflow>({
         tenant,

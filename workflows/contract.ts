@@ -13,8 +13,11 @@ export { agentWorkflowId } from './ids.ts';
 export interface EventsSignal {
   events?: AgentEvent[];
   devices?: { deviceId: string; connected: boolean; at: number }[];
-  /** A rule that may govern this agent changed: re-read HCM's facts now (a shortened window may be due). */
-  refresh?: boolean;
+  /**
+   * A rule that may govern this agent changed (`true`), or an operator switched its region
+   * (`'region'`): re-read HCM's facts now (a shortened window may be due; the workflow may move).
+   */
+  refresh?: boolean | 'region';
 }
 
 export interface SetStatusRequest {
@@ -30,7 +33,18 @@ export type SetStatusResult = { committed: true; facts: Facts } | { committed: f
 export interface TimelineEntry {
   at: number;
   kind:
-    'events' | 'device' | 'candidate' | 'commit' | 'reject' | 'reminder' | 'manual' | 'wake' | 'rule' | 'hcm' | 'held';
+    | 'events'
+    | 'device'
+    | 'candidate'
+    | 'commit'
+    | 'reject'
+    | 'reminder'
+    | 'manual'
+    | 'wake'
+    | 'rule'
+    | 'hcm'
+    | 'held'
+    | 'route';
   detail: string;
 }
 
@@ -59,7 +73,14 @@ export interface AgentWorkflowInput {
   tenant: string;
   agentId: string;
   /** Set by continue-as-new: the state, its unprocessed inputs and recent timeline. */
-  carried?: { state: AgentState; inbox: Input[]; timeline: TimelineEntry[]; answered: [string, SetStatusResult][] };
+  carried?: {
+    state: AgentState;
+    inbox: Input[];
+    timeline: TimelineEntry[];
+    answered: [string, SetStatusResult][];
+    /** Set when the run before moved here from another task queue (region switch, line routing). */
+    moved?: { at: number; from: string };
+  };
   /** Continue-as-new once the run's history is this long (Temporal's own suggestion also counts). */
   historyLimit?: number;
   /** Set by continue-as-new of an instance's workflow (README "Fleet mode"; workflows/service.ts). */

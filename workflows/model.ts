@@ -166,8 +166,11 @@ export type Input =
   | { kind: 'hcm'; reply: HcmReply; at: number }
   /** HCM's facts read at a wake-up or on a rule change (engine 2). */
   | { kind: 'facts'; facts: Facts; at: number }
-  /** A rule changed: the workflow re-reads HCM's facts (engine 2); nothing for `decide` itself. */
-  | { kind: 'refresh'; at: number }
+  /**
+   * A rule changed, or an operator switched the agent's region (`why: 'region'`), or the workflow
+   * just moved to its queue (`why: 'moved'`): it re-reads HCM's facts (engine 2); nothing for `decide` itself.
+   */
+  | { kind: 'refresh'; at: number; why?: 'region' | 'moved' }
   | { kind: 'manual'; status: Status; actor: Actor; reason?: string; requestId: string; at: number };
 
 export interface Candidate {
@@ -221,6 +224,17 @@ export interface Facts extends Pick<
   held?: { scope: string; reason: string; until: number };
   /** Present for an instance of a service or AI agent (README "Fleet mode"): its workflow runs workflows/service.ts. */
   kind?: 'service';
+  /** The region that owns the agent (absent in replies recorded before regions could switch). */
+  region?: string;
+  /**
+   * The task queue the agent's workflow belongs on, by the answering worker's routing
+   * (workflows/routing.ts), and the queue of that worker, which is the one this workflow task ran
+   * on (HCM calls are local activities). When they differ the workflow moves. Both are recorded in
+   * the history, so a replay decides as the original did (workflowInfo().taskQueue is the replay
+   * worker's own queue). Absent in older recorded replies.
+   */
+  taskQueue?: string;
+  servedOn?: string;
 }
 
 export type HcmReply =

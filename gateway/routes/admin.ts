@@ -1,17 +1,25 @@
 // Administration (docs/PROTOCOL.md "HTTP API"): agent profiles, rules and their versions. An edit
 // that can bring a deadline forward reaches the running windows at once (gateway/rule-changes.ts).
 import type { FastifyInstance } from 'fastify';
-import { getAgent, upsertAgent, type AgentInput } from '../../db/agents.ts';
+import { getAgent, switchRegions, upsertAgent, type AgentInput, type RegionSwitch } from '../../db/agents.ts';
 import { INPUT_THRESHOLDS as INPUT_THRESHOLD_DEFAULTS } from '../../db/input-health.ts';
 import { getRule, listRules, listRuleVersions, upsertRule, type RuleInput } from '../../db/rules.ts';
 import { DEFAULT_RULE } from '../../workflows/model.ts';
 import { authenticate, fail, type GatewayDeps } from '../http.ts';
-import { notifyRuleChange } from '../rule-changes.ts';
-import { AGENT_PROFILE, AUTHED, errors, idParams, INPUT_THRESHOLDS, NO_QUERY, RULE } from '../schemas.ts';
+import { notifyRuleChange, refreshAgents } from '../rule-changes.ts';
+import { AGENT_PROFILE, AUTHED, errors, ID, idParams, INPUT_THRESHOLDS, NO_QUERY, RULE } from '../schemas.ts';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const NAMES = { type: 'array', items: NAME, minItems: 1, maxItems: 500, uniqueItems: true } as const;
 const SECONDS = { type: 'integer', minimum: 1, maximum: 7 * 86_400 } as const;
+const REASON = { type: 'string', minLength: 1, maxLength: 500, description: 'Why: kept in agent_region_log' } as const;
+const SWITCHED = {
+  switched: { type: 'integer', description: 'Agents moved to the region (those already there are left alone)' },
+  reached: {
+    type: 'integer',
+    description: 'Running agent workflows told to re-read their facts now (they move to the new owner queue)',
+  },
+} as const;
 
 export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise<void> {
   app.addHook('onRequest', authenticate);
@@ -42,6 +50,93 @@ export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise
       const { tenant } = req.principal!;
       await upsertAgent(d.pool, tenant, req.params.agentId, req.body, region);
       return getAgent(d.pool, tenant, req.params.agentId);
+    },
+  );
+
+  /** Switches in Postgres, then tells the moved agents' running workflows (README "Regions and business lines"). */
+  const switchNow = async (tenant: string, actor: string, s: Omit<RegionSwitch, 'actor'>) => {
+    const moved = await switchRegions(d.pool, tenant, { ...s, actor });
+    if (s.agentId !== undefined) app.vigil.queues.forget(tenant, s.agentId);
+    else app.vigil.queues.forget(tenant);
+    const ids = moved.map((m) => m.agentId);
+    const reached = await refreshAgents(d.temporal, tenant, ids, app.vigil.tuning.temporalTimeoutMs, 'region');
+    return { moved, reached };
+  };
+
+  app.put<{ Params: { agentId: string }; Body: { region: string; reason: string } }>(
+    '/v1/agents/:agentId/region',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        summary: "Switches the agent's owner region: only that region's workers commit it from now on",
+        params: idParams('agentId'),
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['region', 'reason'],
+          properties: { region: ID, reason: REASON },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              agentId: { type: 'string' },
+              region: { type: 'string' },
+              from: { type: 'string' },
+              ...SWITCHED,
+            },
+          },
+          ...AUTHED,
+          ...errors(404),
+        },
+      },
+    },
+    async (req, reply) => {
+      const p = req.principal!;
+      const { agentId } = req.params;
+      const agent = await getAgent(d.pool, p.tenant, agentId);
+      if (!agent) return fail(reply, 404, 'NOT_FOUND', `no agent ${agentId}`);
+      const { moved, reached } = await switchNow(p.tenant, `${p.role}:${p.sub}`, {
+        agentId,
+        region: req.body.region,
+        reason: req.body.reason,
+      });
+      return {
+        agentId,
+        region: req.body.region,
+        from: moved[0]?.from ?? agent.region,
+        switched: moved.length,
+        reached,
+      };
+    },
+  );
+
+  app.post<{ Body: { region: string; businessLine?: string; reason: string } }>(
+    '/v1/regions/switch',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        summary: "Switches the owner region of a business line's agents, or of all the tenant's agents",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['region', 'reason'],
+          properties: { region: ID, businessLine: NAME, reason: REASON },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: { region: { type: 'string' }, businessLine: { type: 'string' }, ...SWITCHED },
+          },
+          ...AUTHED,
+        },
+      },
+    },
+    async (req) => {
+      const p = req.principal!;
+      const { region, businessLine, reason } = req.body;
+      const { moved, reached } = await switchNow(p.tenant, `${p.role}:${p.sub}`, { region, businessLine, reason });
+      return { region, ...(businessLine !== undefined ? { businessLine } : {}), switched: moved.length, reached };
     },
   );
 

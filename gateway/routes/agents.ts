@@ -265,10 +265,11 @@ export async function agentRoutes(app: FastifyInstance, d: GatewayDeps): Promise
       }
       try {
         // One workflow per agent, forever: a request for an agent not yet seen starts it.
+        const taskQueue = await app.vigil.queues.queueFor(p.tenant, req.params.agentId);
         const res = await inTime(() =>
           setAgentStatus(
             d.temporal,
-            d.taskQueue,
+            taskQueue,
             { tenant: p.tenant, agentId: req.params.agentId },
             {
               status: req.body.status,
