@@ -241,12 +241,13 @@ export interface AgentProfile {
   skillGroups: string[];
   channels: string[];
   region: string;
+  kind: AgentKind;
   updatedAt: string;
 }
 
 export async function getAgent(db: Queryable, tenant: string, agentId: string): Promise<AgentProfile | undefined> {
   const { rows } = await db.query(
-    `SELECT agent_id, display_name, business_line, skill_groups, channels, region, updated_at
+    `SELECT agent_id, display_name, business_line, skill_groups, channels, region, kind, updated_at
        FROM agents WHERE tenant = $1 AND agent_id = $2`,
     [tenant, agentId],
   );
@@ -260,6 +261,7 @@ export async function getAgent(db: Queryable, tenant: string, agentId: string): 
       skillGroups: r.skill_groups,
       channels: r.channels,
       region: r.region,
+      kind: r.kind,
       updatedAt: r.updated_at.toISOString(),
     }
   );

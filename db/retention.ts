@@ -24,7 +24,8 @@ export interface RetentionPolicy {
   budgetMs: number;
 }
 
-export type RetentionTable = 'outbox' | 'statusLog' | 'feed' | 'push' | 'dedupe' | 'closedTasks' | 'heldWindows';
+export type RetentionTable =
+  'outbox' | 'statusLog' | 'feed' | 'push' | 'dedupe' | 'closedTasks' | 'heldWindows' | 'recoverySteps';
 
 export interface RetentionResult {
   deleted: Record<RetentionTable, number>;
@@ -52,6 +53,7 @@ export async function applyRetention(
     dedupe: 0,
     closedTasks: 0,
     heldWindows: 0,
+    recoverySteps: 0,
   };
   let statements = 0;
   const spent = () => now() >= until;
@@ -164,6 +166,13 @@ export async function applyRetention(
       'heldWindows',
       `DELETE FROM held_candidates WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM held_candidates WHERE resolved_at < now() - make_interval(secs => $1) LIMIT $2))`,
+      p.statusLogDays * DAY,
+    ),
+    // Fleet mode's recovery log (README "Fleet mode"): as long as the status log.
+    await byAge(
+      'recoverySteps',
+      `DELETE FROM fleet_recovery_steps WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM fleet_recovery_steps WHERE at < now() - make_interval(secs => $1) LIMIT $2))`,
       p.statusLogDays * DAY,
     ),
   ];

@@ -6,7 +6,10 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { deletePending } from '../db/intake.ts';
 import { loadConfig, type GatewayTuning } from '../platform/config.ts';
-import { signalAgent } from '../workflows/client.ts';
+import { agentKind } from '../db/fleet.ts';
+import type { Principal } from '../platform/auth.ts';
+import { setAgentStatus, signalAgent } from '../workflows/client.ts';
+import type { Status } from '../workflows/model.ts';
 import type { EventsSignal } from '../workflows/contract.ts';
 import { Coalescer, type Batch } from './coalescer.ts';
 import type { GatewayDeps } from './http.ts';
@@ -143,6 +146,29 @@ export function createCore(d: GatewayDeps) {
     /** A device connected or went away: its workflow hears of it with the agent's next signal. */
     device(tenant: string, agentId: string, deviceId: string, connected: boolean): void {
       coalescer.device(tenant, agentId, { deviceId, connected, at: Date.now() });
+    },
+
+    /**
+     * An instance leaves for good (README "Fleet mode"): DEREGISTERED at once through its workflow
+     * and HCM; 'not an instance' for a person.
+     */
+    async deregister(p: Principal, agentId: string, reason?: string) {
+      if ((await agentKind(d.pool, p.tenant, agentId)) !== 'service') return 'not an instance' as const;
+      const taskQueue = await queues.queueFor(p.tenant, agentId);
+      return withDeadline(d.temporal, tuning.temporalTimeoutMs, () =>
+        setAgentStatus(
+          d.temporal,
+          taskQueue,
+          { tenant: p.tenant, agentId },
+          {
+            // Only an instance's workflow accepts it (workflows/service.ts).
+            status: 'DEREGISTERED' as Status,
+            ...(reason ? { reason } : {}),
+            requestId: randomUUID(),
+            actor: { kind: p.role === 'instance' ? 'agent' : (p.role as 'supervisor' | 'admin'), id: p.sub },
+          },
+        ),
+      );
     },
 
     addTarget: (tenant: string, agentId: string, t: PushTarget) => push.add(tenant, agentId, t),

@@ -106,6 +106,7 @@ export const AGENT_PROFILE = {
     skillGroups: STRINGS,
     channels: STRINGS,
     region: { type: 'string' },
+    kind: { type: 'string', enum: ['person', 'service'] },
     updatedAt: { type: 'string' },
   },
 } as const;
@@ -125,6 +126,38 @@ export const INPUT_THRESHOLDS = {
     baselineSec: { type: 'integer', minimum: 1, maximum: 604_800 },
     holdRecheckSec: { type: 'integer', minimum: 1, maximum: 86_400 },
     recoveryGraceSec: { type: 'integer', minimum: 0, maximum: 86_400 },
+  },
+} as const;
+
+/** A rule's fleet part (README "Fleet mode"); each field optional, the rest default. */
+export const FLEET_RULE = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    heartbeatSec: { type: 'number', minimum: 0.1, maximum: 86_400 },
+    missingAfterBeats: { type: 'integer', minimum: 1, maximum: 1000 },
+    limits: {
+      type: 'object',
+      maxProperties: 32,
+      propertyNames: { minLength: 1, maxLength: 64 },
+      additionalProperties: { type: 'number' },
+    },
+    ladder: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 3,
+      items: {
+        type: 'object',
+        required: ['step', 'afterSec'],
+        additionalProperties: false,
+        properties: {
+          step: { type: 'string', enum: ['restart', 'replace', 'alert'] },
+          afterSec: { type: 'number', minimum: 0, maximum: 86_400 },
+        },
+      },
+    },
+    stepTimeoutSec: { type: 'integer', minimum: 1, maximum: 3600 },
+    stepAttempts: { type: 'integer', minimum: 1, maximum: 20 },
   },
 } as const;
 
@@ -153,6 +186,7 @@ export const RULE = {
     enabled: { type: 'boolean' },
     updatedAt: { type: 'string' },
     inputHealth: INPUT_THRESHOLDS,
+    fleet: FLEET_RULE,
   },
 } as const;
 

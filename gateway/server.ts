@@ -13,6 +13,7 @@ import { consoleRoutes } from './routes/console.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { floorRoutes } from './routes/floor.ts';
+import { fleetRoutes } from './routes/fleet.ts';
 import { inputHealthRoutes } from './routes/input-health.ts';
 import { healthRoutes } from './routes/health.ts';
 import { propagationRoutes } from './routes/propagation.ts';
@@ -102,6 +103,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     propagationRoutes,
     floorRoutes,
     inputHealthRoutes,
+    fleetRoutes,
     websocketRoute,
     consoleRoutes,
   ]) {

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SELF_ROLES, verifyToken, type Principal } from '../platform/auth.ts';
+import { HEALTH_CODE, type HealthState } from '../workflows/fleet.ts';
 import { CloseCode } from '../sdk/protocol.ts';
 import type { Pool } from '../db/pool.ts';
 import { currentStatus } from '../db/status.ts';
@@ -241,7 +242,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
             ? {
                 status: {
                   status: s.status,
-                  statusCode: STATUS_CODE[s.status],
+                  statusCode: STATUS_CODE[s.status] ?? HEALTH_CODE[s.status as HealthState],
                   cause: s.cause,
                   since: s.since.toISOString(),
                 },
@@ -279,6 +280,20 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         case 'unregister':
           modules.delete(`${f.module}/${f.entity}`);
           return;
+        case 'deregister': {
+          // An instance leaving for good (README "Fleet mode"): DEREGISTERED, then a normal close.
+          const res = await core.deregister(p, p.sub, f.reason).catch((err: Error) => err);
+          if (res === 'not an instance')
+            return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'deregister is for instances (role instance)');
+          if (res instanceof Error) {
+            core.log.warn({ err: res, agentId: p.sub }, 'deregister failed');
+            send({ type: 'error', code: 'UNAVAILABLE', message: 'deregistration failed; send it again' });
+            return;
+          }
+          send({ type: 'deregistered', status: res.facts.status, since: new Date(res.facts.since).toISOString() });
+          ws.close(1000, 'deregistered');
+          return;
+        }
       }
     }
   }

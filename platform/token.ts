@@ -1,6 +1,6 @@
 // `npm run token -- --tenant T --sub ID --role ROLE [--ttl SECONDS]`: prints a signed token.
 import { parseArgs } from 'node:util';
-import { ROLES, signToken, type Role } from './auth.ts';
+import { ROLES, SELF_ROLES, signToken, type Role } from './auth.ts';
 import { loadConfig } from './config.ts';
 import { readDevSecret } from './dev-secret.ts';
 import { ID_RULE, isId } from './ids.ts';
@@ -29,9 +29,9 @@ if (!Number.isInteger(ttl) || ttl <= 0) {
   process.stderr.write('--ttl must be a positive number of seconds\n');
   process.exit(2);
 }
-if (values.role === 'agent' && ttl > cfg.gateway.agentTokenMaxSec) {
+if (SELF_ROLES.includes(values.role as Role) && ttl > cfg.gateway.agentTokenMaxSec) {
   process.stderr.write(
-    `--ttl ${ttl}: agent tokens live at most ${cfg.gateway.agentTokenMaxSec} s (VIGIL_AGENT_TOKEN_MAX_SEC); the gateway would refuse it\n`,
+    `--ttl ${ttl}: ${values.role} tokens live at most ${cfg.gateway.agentTokenMaxSec} s (VIGIL_AGENT_TOKEN_MAX_SEC); the gateway would refuse it\n`,
   );
   process.exit(2);
 }

@@ -99,14 +99,24 @@ export interface ErrorFrame {
   message?: string;
 }
 
-export type ServerFrame = Welcome | (Receipt & { type: 'receipt' }) | (PushMessage & { type: 'push' }) | ErrorFrame;
+/** The answer to an instance's `deregister` (README "Fleet mode"); the gateway then closes with 1000. */
+export interface DeregisteredFrame {
+  type: 'deregistered';
+  status: string;
+  since: string;
+}
+
+export type ServerFrame =
+  Welcome | (Receipt & { type: 'receipt' }) | (PushMessage & { type: 'push' }) | ErrorFrame | DeregisteredFrame;
 
 export type ClientFrame =
   | { type: 'hello'; token: string; deviceId: string; modules: ModuleRef[] }
   | { type: 'events'; events: WireEvent[] }
   | { type: 'ack'; msgIds: string[] }
   | { type: 'register'; module: string; entity: string }
-  | { type: 'unregister'; module: string; entity: string };
+  | { type: 'unregister'; module: string; entity: string }
+  /** An instance leaving for good (README "Fleet mode"). */
+  | { type: 'deregister'; reason?: string };
 
 /** Close codes from docs/PROTOCOL.md. */
 export const CloseCode = {

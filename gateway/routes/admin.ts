@@ -7,7 +7,17 @@ import { getRule, listRules, listRuleVersions, upsertRule, type RuleInput } from
 import { DEFAULT_RULE } from '../../workflows/model.ts';
 import { authenticate, fail, type GatewayDeps } from '../http.ts';
 import { notifyRuleChange, refreshAgents } from '../rule-changes.ts';
-import { AGENT_PROFILE, AUTHED, errors, ID, idParams, INPUT_THRESHOLDS, NO_QUERY, RULE } from '../schemas.ts';
+import {
+  AGENT_PROFILE,
+  AUTHED,
+  errors,
+  FLEET_RULE,
+  ID,
+  idParams,
+  INPUT_THRESHOLDS,
+  NO_QUERY,
+  RULE,
+} from '../schemas.ts';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const NAMES = { type: 'array', items: NAME, minItems: 1, maxItems: 500, uniqueItems: true } as const;
@@ -41,13 +51,29 @@ export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise
             businessLine: { type: 'string', maxLength: 200 },
             skillGroups: { ...NAMES, minItems: 0 },
             channels: { ...NAMES, minItems: 0 },
+            kind: {
+              type: 'string',
+              enum: ['person', 'service'],
+              description:
+                '\'service\': an instance of a service or AI agent (README "Fleet mode"); set when the agent is created',
+            },
           },
         },
-        response: { 200: AGENT_PROFILE, ...AUTHED },
+        response: { 200: AGENT_PROFILE, ...AUTHED, ...errors(409) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { tenant } = req.principal!;
+      const before = await getAgent(d.pool, tenant, req.params.agentId);
+      // Its workflow runs a person's or an instance's loop from its start: the kind is fixed then.
+      if (before && req.body.kind !== undefined && req.body.kind !== before.kind) {
+        return fail(
+          reply,
+          409,
+          'KIND_FIXED',
+          `${req.params.agentId} exists as a ${before.kind}; an agent's kind is set when it is created`,
+        );
+      }
       await upsertAgent(d.pool, tenant, req.params.agentId, req.body, region);
       return getAgent(d.pool, tenant, req.params.agentId);
     },
@@ -171,6 +197,7 @@ export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise
             offlineRecovery: { type: 'string', enum: ['manual', 'onActivity'] },
             enabled: { type: 'boolean' },
             inputHealth: INPUT_THRESHOLDS,
+            fleet: FLEET_RULE,
           },
         },
         response: {
@@ -209,6 +236,10 @@ export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise
           'BAD_REQUEST',
           `body/inputHealth/recoverRatio (${ih.recoverRatio}) must not be below dropRatio (${ih.dropRatio})`,
         );
+      }
+      const steps = req.body.fleet?.ladder?.map((l) => l.step) ?? [];
+      if (new Set(steps).size !== steps.length) {
+        return fail(reply, 400, 'BAD_REQUEST', 'body/fleet/ladder: each step at most once');
       }
       const { tenant } = req.principal!;
       const before = await getRule(d.pool, tenant, req.params.ruleId);

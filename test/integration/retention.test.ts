@@ -134,6 +134,15 @@ describe('retention', () => {
       );
     }
 
+    // Recovery steps of fleet mode (as the status log).
+    for (const ageDays of [100, 1]) {
+      await q(
+        `INSERT INTO fleet_recovery_steps (tenant, agent_id, incident, step, outcome, at)
+         VALUES ($1, 'r1', $2, 'restart', 'done', now() - make_interval(days => $3))`,
+        [t, `inc-${ageDays}`, ageDays],
+      );
+    }
+
     const result = await h.client.workflow.execute(retentionWorkflow, {
       taskQueue: h.taskQueue,
       workflowId: `retention-${t}`,
@@ -149,6 +158,7 @@ describe('retention', () => {
       dedupe: 1,
       closedTasks: 1,
       heldWindows: 1,
+      recoverySteps: 1,
     });
 
     const { rows: left } = await q(`SELECT id FROM status_change_outbox WHERE tenant = $1 ORDER BY id`, [t]);
