@@ -5,9 +5,10 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { deletePending } from '../db/intake.ts';
-import { loadConfig, type GatewayTuning } from '../platform/config.ts';
+import { cadenceBounds, loadConfig, type GatewayTuning } from '../platform/config.ts';
 import { signalAgent } from '../workflows/client.ts';
 import type { EventsSignal } from '../workflows/contract.ts';
+import { CadenceAdvisor } from './cadence.ts';
 import { Coalescer, type Batch } from './coalescer.ts';
 import type { GatewayDeps } from './http.ts';
 import { createIngest } from './ingest.ts';
@@ -103,6 +104,11 @@ export function createCore(d: GatewayDeps) {
     inputHealth,
     log,
   });
+  const cadence = new CadenceAdvisor({
+    bounds: cadenceBounds(tuning),
+    budgetPerSec: tuning.heartbeatBudgetPerSec,
+    holdMs: tuning.cadenceHoldSec * 1000,
+  });
   const timers: ReturnType<typeof setInterval>[] = [];
 
   return {
@@ -117,18 +123,21 @@ export function createCore(d: GatewayDeps) {
     limiter,
     connections,
     inputHealth,
+    cadence,
     ...ingest,
 
     async start(): Promise<void> {
       await presence.start();
       await push.start();
       inputHealth.start();
+      cadence.start();
       timers.push(setInterval(() => coalescer.prune(), PRUNE_MS));
     },
 
     /** Graceful stop: buffered activity goes out; devices stay owned until the grace ends. */
     async stop(): Promise<void> {
       for (const t of timers) clearInterval(t);
+      cadence.stop();
       await coalescer.flushAll();
       await inputHealth.stop();
       await presence.stop(tuning.drainGraceSec).catch((err) => log.warn({ err }, 'lease release'));
