@@ -108,6 +108,7 @@ export function createCore(d: GatewayDeps) {
     bounds: cadenceBounds(tuning),
     budgetPerSec: tuning.heartbeatBudgetPerSec,
     holdMs: tuning.cadenceHoldSec * 1000,
+    ...(d.loadLagMs ? { lagMs: d.loadLagMs } : {}),
   });
   const timers: ReturnType<typeof setInterval>[] = [];
 

@@ -36,7 +36,13 @@ export function harnessGateway(h: Harness, jwtSecret = SECRET, extra: Partial<Ga
 export async function startGateway(
   h: Harness,
   tuning: Partial<GatewayTuning> = {},
-  extra: { allowedOrigins?: string[]; temporal?: Client; pool?: Pool; temporalUiUrl?: string } = {},
+  extra: {
+    allowedOrigins?: string[];
+    temporal?: Client;
+    pool?: Pool;
+    temporalUiUrl?: string;
+    loadLagMs?: () => number;
+  } = {},
 ): Promise<TestGateway> {
   const app = harnessGateway(h, SECRET, {
     pool: extra.pool ?? h.pool,
@@ -44,6 +50,7 @@ export async function startGateway(
     tuning: { heartbeatMs: 1000, leaseSec: 1, drainGraceSec: 0, ...tuning },
     allowedOrigins: extra.allowedOrigins ?? [],
     temporalUiUrl: extra.temporalUiUrl,
+    loadLagMs: extra.loadLagMs,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;
