@@ -123,7 +123,7 @@ function parseLenient<T>(
   for (const i of first.error.issues) {
     if (i.code !== 'unrecognized_keys') continue;
     let at: unknown = value;
-    for (const k of i.path) at = (at as Record<PropertyKey, unknown>)[k as PropertyKey];
+    for (const k of i.path) at = (at as Record<PropertyKey, unknown>)[k];
     for (const k of i.keys) delete (at as Record<string, unknown>)[k];
     ignored += i.keys.length;
   }
