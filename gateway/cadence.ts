@@ -69,6 +69,9 @@ export const LATE_INTERVALS = 1.5;
 
 /** A welcomed connection as the advisor sees it. */
 export interface CadenceConn {
+  /** Whose connection it is (for `AdvisorOptions.suspected`). */
+  tenant: string;
+  agentId: string;
   advice: Advice;
   /** When the connection last sent a frame. */
   heardAt: number;

@@ -271,6 +271,8 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         const heartbeatMs = core.cadence.welcome(nearDeadline());
         silent.set(ws, 0);
         cadence = {
+          tenant: principal.tenant,
+          agentId: principal.sub,
           advice: { ms: heartbeatMs, at: Date.now() },
           heardAt: Date.now(),
           nearDeadline: nearDeadline(),

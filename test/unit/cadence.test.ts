@@ -121,6 +121,8 @@ describe('CadenceAdvisor', () => {
   const conn = (over: Partial<CadenceConn> = {}): CadenceConn & { sent: number[] } => {
     const sent: number[] = [];
     return {
+      tenant: 't1',
+      agentId: 'a1',
       advice: { ms: 1_000, at: 0 },
       heardAt: 0,
       nearDeadline: false,
@@ -191,6 +193,32 @@ describe('CadenceAdvisor', () => {
     now = 10_000;
     a.evaluate();
     expect(c.sent).toEqual([400]);
+  });
+});
+
+describe('CadenceAdvisor with an outside suspicion (fleet health)', () => {
+  it('advises the minimum to the agents the hook suspects, heard from or not', () => {
+    const sent: Record<string, number[]> = { ok: [], sus: [] };
+    const a = new CadenceAdvisor({
+      bounds: { baseMs: 1_000, minMs: 400, maxMs: 4_000 },
+      budgetPerSec: 100,
+      holdMs: 1_000,
+      lagMs: () => 0,
+      now: () => 2_000,
+      suspected: (c) => c.agentId === 'sus',
+    });
+    for (const agentId of ['ok', 'sus'])
+      a.add({
+        tenant: 't1',
+        agentId,
+        advice: { ms: 1_000, at: 0 },
+        heardAt: 1_900,
+        nearDeadline: false,
+        live: true,
+        send: (ms) => sent[agentId]!.push(ms),
+      });
+    a.evaluate();
+    expect(sent).toEqual({ ok: [], sus: [400] });
   });
 });
 
