@@ -5,12 +5,13 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { deletePending } from '../db/intake.ts';
-import { loadConfig, type GatewayTuning } from '../platform/config.ts';
+import { cadenceBounds, loadConfig, type GatewayTuning } from '../platform/config.ts';
 import { agentKind } from '../db/fleet.ts';
 import type { Principal } from '../platform/auth.ts';
 import { setAgentStatus, signalAgent } from '../workflows/client.ts';
 import type { Status } from '../workflows/model.ts';
 import type { EventsSignal } from '../workflows/contract.ts';
+import { CadenceAdvisor } from './cadence.ts';
 import { Coalescer, type Batch } from './coalescer.ts';
 import type { GatewayDeps } from './http.ts';
 import { createIngest } from './ingest.ts';
@@ -109,6 +110,12 @@ export function createCore(d: GatewayDeps) {
     inputHealth,
     log,
   });
+  const cadence = new CadenceAdvisor({
+    bounds: cadenceBounds(tuning),
+    budgetPerSec: tuning.heartbeatBudgetPerSec,
+    holdMs: tuning.cadenceHoldSec * 1000,
+    ...(d.loadLagMs ? { lagMs: d.loadLagMs } : {}),
+  });
   const timers: ReturnType<typeof setInterval>[] = [];
 
   return {
@@ -125,18 +132,21 @@ export function createCore(d: GatewayDeps) {
     limiter,
     connections,
     inputHealth,
+    cadence,
     ...ingest,
 
     async start(): Promise<void> {
       await presence.start();
       await push.start();
       inputHealth.start();
+      cadence.start();
       timers.push(setInterval(() => coalescer.prune(), PRUNE_MS));
     },
 
     /** Graceful stop: buffered activity goes out; devices stay owned until the grace ends. */
     async stop(): Promise<void> {
       for (const t of timers) clearInterval(t);
+      cadence.stop();
       await coalescer.flushAll();
       await inputHealth.stop();
       await presence.stop(tuning.drainGraceSec).catch((err) => log.warn({ err }, 'lease release'));

@@ -1,11 +1,22 @@
 // Validation of what workbenches send (docs/PROTOCOL.md "Websocket GET /v1/ws"): a bad frame closes the
 // connection with 4400; a bad event inside a good frame is only rejected in the receipt.
+// Versions (docs/PROTOCOL.md "Versions and compatibility"): within a supported major, fields this
+// gateway does not know are dropped (never stored) and counted, a frame of a type it does not know is
+// reported back to the caller, an event of a type it does not know is rejected in the receipt
+// (UNKNOWN_TYPE); a known field of the wrong type, sizes, NUL and the id grammar stay errors.
 import { z } from 'zod';
-import { MAX_EVENTS_PER_FRAME, type Rejection } from '../sdk/protocol.ts';
+import {
+  MAX_EVENTS_PER_FRAME,
+  PROTOCOL_VERSION,
+  SUPPORTED_MAJORS,
+  parseVersion,
+  type Rejection,
+} from '../sdk/protocol.ts';
 import { Id } from '../platform/ids.ts';
 import { badText } from '../platform/text.ts';
 import {
   EventType,
+  INTERNAL_EVENT_TYPES,
   closesTask,
   isClientEventType,
   isWorkStatus,
@@ -23,6 +34,11 @@ const Module = z.strictObject({ module: z.string().min(1).max(64), entity: z.str
 const ClientFrame = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('hello'),
+    /** "MAJOR.MINOR"; absent = 1.0. An unsupported major never reaches this schema (parseFrame). */
+    v: z
+      .string()
+      .regex(/^\d{1,3}\.\d{1,3}$/, 'must be "MAJOR.MINOR"')
+      .optional(),
     token: z.string().min(1).max(4096),
     deviceId: Id,
     modules: z.array(Module).max(50).default([]),
@@ -42,7 +58,7 @@ export type ClientFrame = z.infer<typeof ClientFrame>;
 
 const Event = z.strictObject({
   reqId: z.string().min(1).max(64),
-  type: z.number().int().refine(isClientEventType, 'not an event type a client may send'),
+  type: z.number().int(),
   ts: z.number().int().nonnegative(),
   channel: z.string().min(1).max(64).optional(),
   ticketId: z.string().min(1).max(128).optional(),
@@ -50,42 +66,113 @@ const Event = z.strictObject({
   data: z.record(z.string(), z.unknown()).optional(),
 });
 
-export function parseFrame(text: string): { frame: ClientFrame } | { error: string } {
+/** A frame `type` of a later version: short and plain, so it can be named back to the client. */
+const FRAME_TYPE = /^[a-z][A-Za-z0-9_.-]{0,31}$/;
+
+export type ParsedFrame =
+  /** `ignored`: how many fields this gateway does not know were dropped from it (counted, never stored). */
+  | { frame: ClientFrame; ignored: number }
+  /** Bad: close with 4400. */
+  | { error: string }
+  /** A well-formed frame of a type this version does not know (a later minor's): answer, do not close. */
+  | { unknownType: string }
+  /** A hello in a major version this gateway does not speak: close with 4426. */
+  | { unsupported: string };
+
+export function parseFrame(text: string): ParsedFrame {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return { error: 'frame is not JSON' };
   }
-  const r = ClientFrame.safeParse(json);
-  if (!r.success) return { error: describe(r.error) };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { error: 'frame: must be an object' };
+  const o = json as Record<string, unknown>;
+  // The version comes first: a hello of another major may have a different shape altogether.
+  if (o.type === 'hello') {
+    const v = parseVersion(o.v);
+    if (v && !SUPPORTED_MAJORS.includes(v.major)) {
+      return {
+        unsupported: `protocol ${String(o.v)} is not supported: this gateway speaks ${SUPPORTED_MAJORS.map((m) => `${m}.x`).join(', ')} (up to ${PROTOCOL_VERSION})`,
+      };
+    }
+  }
+  if (typeof o.type === 'string' && !KNOWN_FRAME_TYPES.has(o.type) && FRAME_TYPE.test(o.type))
+    return { unknownType: o.type };
+  const r = parseLenient(ClientFrame, o);
+  if ('error' in r) return r;
   // Events are checked one by one (checkEvents); every other string Postgres must be able to store.
-  const bad = r.data.type === 'events' ? undefined : badText(r.data, '');
+  const bad = r.value.type === 'events' ? undefined : badText(r.value, '');
   if (bad) return { error: bad };
-  return { frame: r.data };
+  return { frame: r.value, ignored: r.ignored };
+}
+
+const KNOWN_FRAME_TYPES: ReadonlySet<string> = new Set(ClientFrame.options.map((o) => o.shape.type.value));
+
+/**
+ * Parses `value` (a fresh object, changed in place) with a strict schema, but drops the fields the
+ * schema does not know, at any depth, instead of failing on them; any other problem is an error.
+ */
+function parseLenient<T>(
+  schema: z.ZodType<T>,
+  value: Record<string, unknown>,
+): { value: T; ignored: number } | { error: string } {
+  const first = schema.safeParse(value);
+  if (first.success) return { value: first.data, ignored: 0 };
+  const real = first.error.issues.filter((i) => i.code !== 'unrecognized_keys');
+  if (real.length > 0) return { error: describeIssue(real[0]!) };
+  let ignored = 0;
+  for (const i of first.error.issues) {
+    if (i.code !== 'unrecognized_keys') continue;
+    let at: unknown = value;
+    for (const k of i.path) at = (at as Record<PropertyKey, unknown>)[k];
+    for (const k of i.keys) delete (at as Record<string, unknown>)[k];
+    ignored += i.keys.length;
+  }
+  const second = schema.safeParse(value);
+  return second.success ? { value: second.data, ignored } : { error: describe(second.error) };
 }
 
 /**
  * Splits a frame's events into valid ones (stamped with the device, future timestamps clamped to
- * the gateway's clock) and rejections. A reqId repeated inside one frame counts once.
+ * the gateway's clock) and rejections. A reqId repeated inside one frame counts once. Fields of an
+ * event this gateway does not know are dropped (`ignored` counts them); a type it does not know is
+ * rejected as UNKNOWN_TYPE, one it knows but a client may not send (internal types) as BAD_EVENT.
  */
 export function checkEvents(
   raw: unknown[],
   deviceId: string,
   now: number,
-): { valid: AgentEvent[]; rejected: Rejection[] } {
+): { valid: AgentEvent[]; rejected: Rejection[]; ignored: number } {
   const valid: AgentEvent[] = [];
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
+  let ignored = 0;
   for (const item of raw) {
-    const r = Event.safeParse(item);
     const reqId =
       typeof (item as { reqId?: unknown })?.reqId === 'string' ? (item as { reqId: string }).reqId.slice(0, 64) : '';
-    if (!r.success) {
-      rejected.push({ reqId, code: 'BAD_EVENT', message: describe(r.error) });
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      rejected.push({ reqId, code: 'BAD_EVENT', message: 'event: must be an object' });
       continue;
     }
-    const e = r.data;
+    const r = parseLenient(Event, { ...(item as Record<string, unknown>) });
+    if ('error' in r) {
+      rejected.push({ reqId, code: 'BAD_EVENT', message: r.error });
+      continue;
+    }
+    const e = r.value;
+    if (!isClientEventType(e.type)) {
+      rejected.push(
+        INTERNAL_EVENT_TYPES.includes(e.type)
+          ? { reqId, code: 'BAD_EVENT', message: `type: ${e.type} is not an event type a client may send` }
+          : {
+              reqId,
+              code: 'UNKNOWN_TYPE',
+              message: `type: ${e.type} is not an event type of protocol ${PROTOCOL_VERSION}`,
+            },
+      );
+      continue;
+    }
     const unstorable =
       badText({ ...e, data: undefined }, '') ??
       badText(e.data, 'data', { maxDepth: MAX_DATA_DEPTH }) ??
@@ -108,11 +195,12 @@ export function checkEvents(
       rejected.push({ reqId: e.reqId, code: 'BAD_EVENT', message: 'data.status: must be ONLINE, BUSY or OFFLINE' });
       continue;
     }
+    ignored += r.ignored;
     if (seen.has(e.reqId)) continue;
     seen.add(e.reqId);
     valid.push({ ...e, ts: Math.min(e.ts, now), deviceId });
   }
-  return { valid, rejected };
+  return { valid, rejected, ignored };
 }
 
 /** At most this many metrics on a heartbeat (README "Fleet mode"). */
@@ -146,6 +234,9 @@ function dataTooBig(data: unknown): string | undefined {
 }
 
 function describe(err: z.ZodError): string {
-  const i = err.issues[0]!;
+  return describeIssue(err.issues[0]!);
+}
+
+function describeIssue(i: z.core.$ZodIssue): string {
   return `${i.path.join('.') || 'frame'}: ${i.message}`;
 }

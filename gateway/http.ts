@@ -30,6 +30,8 @@ export interface GatewayDeps {
   webhookAllowPrivate?: boolean;
   /** The Temporal Web UI the operator console links to (`VIGIL_TEMPORAL_UI_URL`; default the config loader's). */
   temporalUiUrl?: string;
+  /** The load the heartbeat cadence reads, as event-loop delay in ms (gateway/cadence.ts); default measured. */
+  loadLagMs?: () => number;
 }
 
 declare module 'fastify' {

@@ -76,7 +76,8 @@ export function createIngest(o: IngestParts) {
       via: 'ws' | 'http',
     ): Promise<ReceiptFrame> {
       const now = Date.now();
-      const { valid, rejected } = checkEvents(raw, deviceId, now);
+      const { valid, rejected, ignored } = checkEvents(raw, deviceId, now);
+      if (ignored > 0) m.unknownFields.inc({ frame: 'event' }, ignored);
       // Measured on the client's ts as sent (validation clamps a future one).
       for (const r of raw) {
         const ts = (r as { ts?: unknown } | null)?.ts;

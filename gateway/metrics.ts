@@ -48,6 +48,17 @@ export function createGatewayMetrics(signalsPerEvent: () => number) {
       labelNames: ['code'],
       registers,
     }),
+    unknownFields: new client.Counter({
+      name: 'vigil_unknown_fields_total',
+      help: 'Fields the gateway does not know, dropped from client frames and events (a newer client), by frame type (event: inside an event)',
+      labelNames: ['frame'],
+      registers,
+    }),
+    cadence: new client.Counter({
+      name: 'vigil_cadence_frames_total',
+      help: 'cadence frames sent: a connection advised a new heartbeat interval',
+      registers,
+    }),
     pushes: new client.Counter({ name: 'vigil_pushes_total', help: 'Push frames sent to devices', registers }),
     receiptLatency: new client.Histogram({
       name: 'vigil_receipt_seconds',

@@ -3,6 +3,8 @@
 // (sent only once its events are durable), documented close codes with an error frame first,
 // and pings that end connections whose peer stopped answering. Per-agent limits (events, open
 // connections) and the in-flight frame cap keep what one sender costs bounded (README "Limits and retention").
+// Versions: `hello.v` picks the protocol (docs/PROTOCOL.md "Versions and compatibility"); the heartbeat
+// interval is advised in `welcome` and, to 1.1 clients, changed live by `cadence` frames (gateway/cadence.ts).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -10,10 +12,11 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SELF_ROLES, verifyToken, type Principal } from '../platform/auth.ts';
 import { HEALTH_CODE, type HealthState } from '../workflows/fleet.ts';
-import { CloseCode } from '../sdk/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, parseVersion } from '../sdk/protocol.ts';
 import type { Pool } from '../db/pool.ts';
 import { currentStatus } from '../db/status.ts';
-import { STATUS_CODE } from '../workflows/model.ts';
+import { STATUS_CODE, isAction } from '../workflows/model.ts';
+import type { CadenceConn } from './cadence.ts';
 import type { GatewayCore, PushTarget } from './core.ts';
 import { parseFrame } from './frames.ts';
 import { TokenBucket } from './rate-limit.ts';
@@ -61,7 +64,8 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   let closing = false;
   // Welcomed sockets and how many pings in a row found them silent (no pong, no frame since the ping
-  // before): a half-open connection never closes by itself, so two such pings terminate it.
+  // before): a half-open connection never closes by itself, so two such pings terminate it. A pong
+  // counts: this never depends on the advised heartbeat interval, however long it is.
   const silent = new Map<WebSocket, number>();
   const pinger = setInterval(() => {
     for (const [ws, n] of silent) {
@@ -98,12 +102,27 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       Math.max(10, core.tuning.connEventsPerSec / 2),
     );
     const events = new TokenBucket(core.tuning.connEventsPerSec, core.tuning.connEventsPerSec * 2);
-    const target: PushTarget = { send: (f) => send(f) };
+    const target: PushTarget = {
+      send: (f) => {
+        // The pushes tell how close the agent is to its next deadline (README "Heartbeat cadence").
+        const p = f as { type?: string; topic?: string; data?: { status?: unknown } };
+        if (p.type === 'push' && p.topic === 'reminder') reminded = true;
+        if (p.type === 'push' && p.topic === 'status') abnormal = p.data?.status === 'ABNORMAL';
+        if (cadence) cadence.nearDeadline = nearDeadline();
+        send(f);
+      },
+    };
     let chain: Promise<void> = Promise.resolve();
     /** Frames received and not yet handled: each waits for the one before (and its transaction). */
     let inflight = 0;
     /** Whether this connection holds one of its agent's connection slots. */
     let slot = false;
+    /** Set at welcome: the connection's heartbeat advice, handed to core.cadence. */
+    let cadence: CadenceConn | undefined;
+    /** The agent was reminded and has not acted since (with ABNORMAL: near a deadline). */
+    let reminded = false;
+    let abnormal = false;
+    const nearDeadline = () => abnormal || reminded;
 
     const send = (frame: object) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
@@ -145,6 +164,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
     ws.on('message', (data, isBinary) => {
       if (closed) return;
       if (silent.has(ws)) silent.set(ws, 0);
+      if (cadence) cadence.heardAt = Date.now();
       if (isBinary) return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'frames are JSON text');
       if (!frames.take()) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', 'too many frames on this connection');
       // A fast sender must not queue frames (and their memory) without bound while one awaits Postgres.
@@ -175,6 +195,8 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       clearTimeout(expiryTimer);
       if (code === CloseCode.TOO_BIG) m.rejects.inc({ code: 'TOO_BIG' });
       silent.delete(ws);
+      if (cadence) core.cadence.remove(cadence);
+      cadence = undefined;
       if (slot && principal) core.connections.release(principal.tenant, principal.sub);
       slot = false;
       if (!welcomed || !principal) return;
@@ -195,7 +217,20 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       if (closed) return;
       const parsed = parseFrame(text);
       if ('error' in parsed) return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', parsed.error);
+      if ('unsupported' in parsed)
+        return reject(CloseCode.UNSUPPORTED_VERSION, 'UNSUPPORTED_VERSION', parsed.unsupported);
+      if ('unknownType' in parsed) {
+        if (!welcomed) return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'the first frame must be hello');
+        // A later minor's frame: said so, and the connection stays (docs/PROTOCOL.md "Versions and compatibility").
+        m.rejects.inc({ code: 'UNKNOWN_FRAME' });
+        return send({
+          type: 'error',
+          code: 'UNKNOWN_FRAME',
+          message: `frame type ${parsed.unknownType} is not part of protocol ${PROTOCOL_VERSION}; ignored`,
+        });
+      }
       const f = parsed.frame;
+      if (parsed.ignored > 0) m.unknownFields.inc({ frame: f.type }, parsed.ignored);
       if (!welcomed) {
         if (f.type !== 'hello') return reject(CloseCode.BAD_FRAME, 'BAD_FRAME', 'the first frame must be hello');
         clearTimeout(helloTimer);
@@ -228,16 +263,35 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
           return;
         }
         welcomed = true;
-        silent.set(ws, 0);
         m.connections.inc();
         core.addTarget(principal.tenant, principal.sub, target);
         const s = await currentStatus(o.pool, principal.tenant, principal.sub);
+        if (closed) return;
+        abnormal = s?.status === 'ABNORMAL';
+        const v = parseVersion(f.v) ?? { major: 1, minor: 0 };
+        const heartbeatMs = core.cadence.welcome(nearDeadline());
+        silent.set(ws, 0);
+        cadence = {
+          tenant: principal.tenant,
+          agentId: principal.sub,
+          advice: { ms: heartbeatMs, at: Date.now() },
+          heardAt: Date.now(),
+          nearDeadline: nearDeadline(),
+          // 1.0 clients keep the welcome's interval: they were never promised a cadence frame.
+          live: v.major > 1 || v.minor >= 1,
+          send: (ms) => {
+            m.cadence.inc();
+            send({ type: 'cadence', heartbeatIntervalMs: ms });
+          },
+        };
+        core.cadence.add(cadence);
         send({
           type: 'welcome',
+          v: PROTOCOL_VERSION,
           sessionId,
           agentId: principal.sub,
           tenant: principal.tenant,
-          heartbeatIntervalMs: core.tuning.heartbeatMs,
+          heartbeatIntervalMs: heartbeatMs,
           ...(s
             ? {
                 status: {
@@ -261,6 +315,18 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
           const refused = core.eventsRefused(p.tenant, p.sub, f.events.length);
           if (refused) return reject(CloseCode.RATE_LIMITED, 'RATE_LIMITED', refused.message);
           const receipt = await core.ingest(p.tenant, p.sub, deviceId, f.events, 'ws');
+          // An action answers a reminder: no longer near that deadline.
+          if (reminded && receipt.accepted.length > 0) {
+            const accepted = new Set(receipt.accepted);
+            if (
+              (f.events as { reqId?: unknown; type?: unknown }[]).some(
+                (e) => accepted.has(e.reqId as string) && isAction(e.type as number),
+              )
+            ) {
+              reminded = false;
+              if (cadence) cadence.nearDeadline = nearDeadline();
+            }
+          }
           send(receipt);
           m.receiptLatency.observe(Number(process.hrtime.bigint() - arrived) / 1e9);
           return;

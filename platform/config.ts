@@ -38,6 +38,10 @@ const Env = z.object({
   VIGIL_ISOLATED_LINES: z.string().default(''),
   VIGIL_WORKER_LINES: unsetIfEmpty(z.string().optional()),
   VIGIL_HEARTBEAT_MS: z.coerce.number().int().min(100).default(30_000),
+  VIGIL_HEARTBEAT_MIN_MS: unsetIfEmpty(z.coerce.number().int().min(100).optional()),
+  VIGIL_HEARTBEAT_MAX_MS: unsetIfEmpty(z.coerce.number().int().min(100).max(3_600_000).optional()),
+  VIGIL_HEARTBEAT_BUDGET_PER_SEC: z.coerce.number().min(1).default(200),
+  VIGIL_CADENCE_HOLD_SEC: z.coerce.number().min(0.1).max(3_600).default(60),
   VIGIL_DIGEST_MS: z.coerce.number().int().min(10).max(3_600_000).default(300_000),
   VIGIL_COALESCE: z.enum(['on', 'off']).default('on'),
   VIGIL_GATEWAY_LEASE_SEC: z.coerce.number().min(0.5).default(15),
@@ -161,7 +165,15 @@ export interface DispatcherTuning {
 
 /** Gateway knobs (README "Configuration"); tests shorten them, production keeps the defaults. */
 export interface GatewayTuning {
+  /** The base heartbeat interval (README "Heartbeat cadence")… */
   heartbeatMs: number;
+  /** …and the bounds of what the gateway advises; undefined = a third of the base / four times it. */
+  heartbeatMinMs: number | undefined;
+  heartbeatMaxMs: number | undefined;
+  /** Heartbeats a second one gateway aims to receive at most: beyond it, intervals grow with the fleet. */
+  heartbeatBudgetPerSec: number;
+  /** A connection's advised interval changes at most once per this many seconds. */
+  cadenceHoldSec: number;
   /** At most one digest signal of pure activity per agent this often (correctness never waits for it). */
   digestMs: number;
   /** false: one signal per accepted frame (the benchmark's naive side). */
@@ -202,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  heartbeatBounds(e);
   const temporalTls = tlsSettings(e);
   const { routing, workerLines } = routingSettings(e);
   const xdgCache = e.XDG_CACHE_HOME || path.join(e.HOME || '/tmp', '.cache');
@@ -233,6 +246,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookAllowPrivate: e.VIGIL_WEBHOOK_ALLOW_PRIVATE === '1',
     gateway: {
       heartbeatMs: e.VIGIL_HEARTBEAT_MS,
+      heartbeatMinMs: e.VIGIL_HEARTBEAT_MIN_MS,
+      heartbeatMaxMs: e.VIGIL_HEARTBEAT_MAX_MS,
+      heartbeatBudgetPerSec: e.VIGIL_HEARTBEAT_BUDGET_PER_SEC,
+      cadenceHoldSec: e.VIGIL_CADENCE_HOLD_SEC,
       digestMs: e.VIGIL_DIGEST_MS,
       coalesce: e.VIGIL_COALESCE === 'on',
       leaseSec: e.VIGIL_GATEWAY_LEASE_SEC,
@@ -270,6 +287,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batch: e.VIGIL_RETENTION_BATCH,
       budgetMs: e.VIGIL_RETENTION_BUDGET_SEC * 1000,
     },
+  };
+}
+
+/** The interval bounds must hold the base interval: min ≤ VIGIL_HEARTBEAT_MS ≤ max. */
+function heartbeatBounds(e: z.infer<typeof Env>): void {
+  const problems: string[] = [];
+  if (e.VIGIL_HEARTBEAT_MIN_MS !== undefined && e.VIGIL_HEARTBEAT_MIN_MS > e.VIGIL_HEARTBEAT_MS)
+    problems.push(
+      `VIGIL_HEARTBEAT_MIN_MS: ${e.VIGIL_HEARTBEAT_MIN_MS} is above VIGIL_HEARTBEAT_MS (${e.VIGIL_HEARTBEAT_MS})`,
+    );
+  if (e.VIGIL_HEARTBEAT_MAX_MS !== undefined && e.VIGIL_HEARTBEAT_MAX_MS < e.VIGIL_HEARTBEAT_MS)
+    problems.push(
+      `VIGIL_HEARTBEAT_MAX_MS: ${e.VIGIL_HEARTBEAT_MAX_MS} is below VIGIL_HEARTBEAT_MS (${e.VIGIL_HEARTBEAT_MS})`,
+    );
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+}
+
+/** The advised interval's bounds (README "Heartbeat cadence"), defaults filled in, always holding the base. */
+export function cadenceBounds(t: GatewayTuning): { baseMs: number; minMs: number; maxMs: number } {
+  const baseMs = t.heartbeatMs;
+  return {
+    baseMs,
+    minMs: Math.min(baseMs, t.heartbeatMinMs ?? Math.round(baseMs / 3)),
+    maxMs: Math.max(baseMs, t.heartbeatMaxMs ?? baseMs * 4),
   };
 }
 

@@ -145,6 +145,7 @@ export class WorkbenchClient {
           if (!this.fallback.active) this.setState('connecting');
         },
         welcomed: (w) => this.onWelcome(w),
+        cadence: (heartbeatIntervalMs) => this.listeners.emit('cadence', { heartbeatIntervalMs }),
         receipt,
         push,
         heartbeat: () => void this.send(EventType.HEARTBEAT),

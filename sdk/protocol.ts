@@ -36,6 +36,28 @@ export function isWorkStatus(s: unknown): s is WorkStatus {
   return (WORK_STATUSES as readonly unknown[]).includes(s);
 }
 
+/**
+ * The wire protocol's version, "MAJOR.MINOR" (docs/PROTOCOL.md "Versions and compatibility"). A client
+ * says which it speaks in `hello.v` (absent: 1.0) and the gateway answers with its own in `welcome.v`.
+ * Within one major, either side ignores fields and frame types it does not know; a new minor only
+ * adds. 1.1 added `hello.v`, `welcome.v` and the `cadence` frame.
+ */
+export const PROTOCOL_VERSION = '1.1';
+/** The majors this gateway speaks; any other in `hello.v` is closed with 4426. */
+export const SUPPORTED_MAJORS: readonly number[] = [1];
+
+export interface ProtocolVersion {
+  major: number;
+  minor: number;
+}
+
+/** "MAJOR.MINOR" (each 0–999) → numbers; undefined when it is not one. */
+export function parseVersion(v: unknown): ProtocolVersion | undefined {
+  if (typeof v !== 'string') return undefined;
+  const m = /^(\d{1,3})\.(\d{1,3})$/.exec(v);
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
+}
+
 /** Most events a single `events` frame or fallback POST may carry. */
 export const MAX_EVENTS_PER_FRAME = 100;
 
@@ -66,11 +88,20 @@ export interface StatusSnapshot {
 
 export interface Welcome {
   type: 'welcome';
+  /** The gateway's protocol version (since 1.1; a 1.0 gateway sends none). */
+  v?: string;
   sessionId: string;
   agentId: string;
   tenant: string;
+  /** How often to send a heartbeat (event type 1) until a `cadence` frame says otherwise. */
   heartbeatIntervalMs: number;
   status?: StatusSnapshot;
+}
+
+/** Since 1.1: the gateway's new advice for the heartbeat interval on this connection. */
+export interface Cadence {
+  type: 'cadence';
+  heartbeatIntervalMs: number;
 }
 
 export interface Rejection {
@@ -107,10 +138,15 @@ export interface DeregisteredFrame {
 }
 
 export type ServerFrame =
-  Welcome | (Receipt & { type: 'receipt' }) | (PushMessage & { type: 'push' }) | ErrorFrame | DeregisteredFrame;
+  | Welcome
+  | (Receipt & { type: 'receipt' })
+  | (PushMessage & { type: 'push' })
+  | ErrorFrame
+  | Cadence
+  | DeregisteredFrame;
 
 export type ClientFrame =
-  | { type: 'hello'; token: string; deviceId: string; modules: ModuleRef[] }
+  | { type: 'hello'; v?: string; token: string; deviceId: string; modules: ModuleRef[] }
   | { type: 'events'; events: WireEvent[] }
   | { type: 'ack'; msgIds: string[] }
   | { type: 'register'; module: string; entity: string }
@@ -124,6 +160,8 @@ export const CloseCode = {
   UNAUTHORIZED: 4401,
   FORBIDDEN: 4403,
   HELLO_TIMEOUT: 4408,
+  /** `hello.v` names a major version the gateway does not speak (the message names the ones it does). */
+  UNSUPPORTED_VERSION: 4426,
   RATE_LIMITED: 4429,
   /** WebSocket's own: a frame over the gateway's size limit (1009 Message Too Big). */
   TOO_BIG: 1009,

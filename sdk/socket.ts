@@ -1,11 +1,14 @@
 // The websocket session (docs/PROTOCOL.md "Websocket GET /v1/ws"): connect and say hello, hand the
 // gateway's frames to the client, send queued events and owed acks while welcomed, drop a
-// connection that stays silent, and reconnect with backoff after every close.
+// connection that stays silent, and reconnect with backoff after every close. Heartbeats follow the
+// gateway's advice (`welcome`, then `cadence` frames); fields and frame types it does not know (a
+// newer gateway's, same major) are ignored (docs/PROTOCOL.md "Versions and compatibility").
 import { backoffDelay, rateLimitedDelay, type BackoffOptions } from './backoff.ts';
 import { errorText, type ReconnectInfo, type WorkbenchError } from './events.ts';
 import type { Inbox } from './inbox.ts';
 import {
   CloseCode,
+  PROTOCOL_VERSION,
   type ClientFrame,
   type ModuleRef,
   type PushMessage,
@@ -30,6 +33,9 @@ export type SocketConstructor = new (url: string) => SocketLike;
 
 /** Our own close code for "no welcome in time" and "connection went silent". */
 const CLIENT_TIMEOUT = 4000;
+/** Advice outside these bounds is not followed (the gateway's own are narrower). */
+const MIN_HEARTBEAT_MS = 100;
+const MAX_HEARTBEAT_MS = 3_600_000;
 const OPEN = 1;
 
 const noop = (): void => {};
@@ -54,6 +60,8 @@ export interface SessionHost {
   connecting(): void;
   /** The gateway welcomed us: the session is open. */
   welcomed(welcome: Welcome): void;
+  /** The gateway advised a new heartbeat interval; the timer was re-armed with it. */
+  cadence(heartbeatIntervalMs: number): void;
   receipt(receipt: Receipt): void;
   push(msg: PushMessage): void;
   /** Time to send a heartbeat event. */
@@ -172,7 +180,13 @@ export class SocketSession {
     this.connectTimer = setTimeout(() => this.abandon(socket, 'no welcome in time'), this.options.connectTimeoutMs);
     socket.onopen = () => {
       if (this.socket !== socket) return;
-      this.sendFrame({ type: 'hello', token, deviceId: this.options.deviceId, modules: [...this.modules] });
+      this.sendFrame({
+        type: 'hello',
+        v: PROTOCOL_VERSION,
+        token,
+        deviceId: this.options.deviceId,
+        modules: [...this.modules],
+      });
       this.helloSent = true;
     };
     socket.onmessage = (ev: { data: unknown }) => {
@@ -215,8 +229,17 @@ export class SocketSession {
       this.lastServerError === 'TOKEN_EXPIRED' &&
       typeof this.options.token === 'function';
     this.lastServerError = undefined;
-    if (!expired && (code === CloseCode.UNAUTHORIZED || code === CloseCode.FORBIDDEN)) {
-      const name = code === CloseCode.UNAUTHORIZED ? 'UNAUTHORIZED' : 'FORBIDDEN';
+    // A gateway that does not speak our major version never will: reconnecting cannot help either.
+    if (
+      !expired &&
+      (code === CloseCode.UNAUTHORIZED || code === CloseCode.FORBIDDEN || code === CloseCode.UNSUPPORTED_VERSION)
+    ) {
+      const name =
+        code === CloseCode.UNAUTHORIZED
+          ? 'UNAUTHORIZED'
+          : code === CloseCode.FORBIDDEN
+            ? 'FORBIDDEN'
+            : 'UNSUPPORTED_VERSION';
       this.host.error({
         code: name,
         message: `gateway closed the connection (${code})`,
@@ -263,6 +286,9 @@ export class SocketSession {
       case 'push':
         this.host.push(frame as unknown as PushMessage);
         break;
+      case 'cadence':
+        this.onCadence(frame.heartbeatIntervalMs);
+        break;
       case 'error':
         this.lastServerError = String(frame.code ?? '');
         this.host.error({
@@ -271,6 +297,7 @@ export class SocketSession {
           source: 'server',
         });
         break;
+      // Any other type is a newer gateway's (same major): ignored.
     }
   }
 
@@ -279,12 +306,23 @@ export class SocketSession {
     this.connectTimer = undefined;
     this.sessionOpen = true;
     this.attempt = 0;
-    this.heartbeatMs = welcome.heartbeatIntervalMs;
-    clearInterval(this.heartbeatTimer);
-    if (this.heartbeatMs > 0) this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
+    this.armHeartbeat(welcome.heartbeatIntervalMs);
     // Whatever was sent before this socket has to go again on it.
     this.queue.unsendAll();
     this.host.welcomed(welcome);
+  }
+
+  /** The gateway's new advice: the timer starts over with it (the next beat one new interval from now). */
+  private onCadence(ms: unknown): void {
+    if (!this.sessionOpen || typeof ms !== 'number' || !(ms >= MIN_HEARTBEAT_MS && ms <= MAX_HEARTBEAT_MS)) return;
+    this.armHeartbeat(ms);
+    this.host.cadence(ms);
+  }
+
+  private armHeartbeat(ms: number): void {
+    this.heartbeatMs = ms;
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = ms > 0 ? setInterval(() => this.heartbeat(), ms) : undefined;
   }
 
   private heartbeat(): void {

@@ -47,7 +47,15 @@ export async function workbenchRoutes(app: FastifyInstance, d: GatewayDeps): Pro
           additionalProperties: false,
           properties: {
             deviceId: ID,
-            events: { type: 'array', minItems: 1, maxItems: MAX_EVENTS_PER_FRAME },
+            // Events are checked one by one (gateway/frames.ts), so a newer client's fields inside one are
+            // dropped rather than refused; the body itself stays strict, as every route's.
+            events: {
+              type: 'array',
+              minItems: 1,
+              maxItems: MAX_EVENTS_PER_FRAME,
+              description:
+                'Events as on the websocket, checked one by one: a bad one is rejected in the receipt, and fields of an event this gateway does not know are ignored (docs/PROTOCOL.md "Versions and compatibility")',
+            },
           },
         },
         response: { 200: RECEIPT, ...AUTHED },

@@ -42,6 +42,7 @@ export async function startGateway(
     pool?: Pool;
     temporalUiUrl?: string;
     webhookAllowPrivate?: boolean;
+    loadLagMs?: () => number;
   } = {},
 ): Promise<TestGateway> {
   const app = harnessGateway(h, SECRET, {
@@ -51,6 +52,7 @@ export async function startGateway(
     allowedOrigins: extra.allowedOrigins ?? [],
     temporalUiUrl: extra.temporalUiUrl,
     webhookAllowPrivate: extra.webhookAllowPrivate,
+    loadLagMs: extra.loadLagMs,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;

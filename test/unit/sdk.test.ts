@@ -7,6 +7,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import {
   backoffDelay,
   deriveHttpUrl,
+  PROTOCOL_VERSION,
   rateLimitedDelay,
   WorkbenchClient,
   type ConnectionState,
@@ -254,6 +255,7 @@ describe('session', () => {
 
     expect(gw.conns[0]!.frames[0]).toEqual({
       type: 'hello',
+      v: PROTOCOL_VERSION,
       token: 'tok-async',
       deviceId: 'tab-1',
       modules: [{ module: 'ticket', entity: 'list' }],
@@ -439,6 +441,7 @@ describe('reconnect backoff', () => {
   it.each([
     [4401, 'UNAUTHORIZED'],
     [4403, 'FORBIDDEN'],
+    [4426, 'UNSUPPORTED_VERSION'],
   ])('stops for good on close code %i', async (closeCode, code) => {
     await setup();
     gw.onHello = (conn) => {
@@ -457,6 +460,82 @@ describe('reconnect backoff', () => {
     expect(rec.reconnects).toEqual([]);
     expect(gw.conns).toHaveLength(1);
     expect(fb.requests).toEqual([]);
+  });
+});
+
+describe('heartbeat cadence and versions', () => {
+  const beatsOf = (conn?: Conn) => gw.events(conn).filter((e) => e.type === 1);
+
+  it('re-arms its heartbeat timer on a cadence frame, and ignores advice it cannot follow', async () => {
+    await setup();
+    gw.heartbeatIntervalMs = 60_000;
+    const { client, rec } = makeClient();
+    const advised: number[] = [];
+    client.on('cadence', (c) => advised.push(c.heartbeatIntervalMs));
+    client.start();
+    await waitFor(() => client.state === 'open', 'open');
+    const conn = gw.conns[0]!;
+    await sleep(150);
+    expect(beatsOf()).toEqual([]);
+    // Nonsense advice changes nothing.
+    for (const bad of [-1, 0, 5, 'fast', null, 7_200_000])
+      conn.ws.send(JSON.stringify({ type: 'cadence', heartbeatIntervalMs: bad }));
+    await sleep(150);
+    expect(beatsOf()).toEqual([]);
+    const advisedAt = Date.now();
+    conn.ws.send(JSON.stringify({ type: 'cadence', heartbeatIntervalMs: 120, reason: 'a field of a later version' }));
+    const beats = await waitFor(() => beatsOf().length >= 3 && beatsOf(), 'three heartbeats at the new cadence');
+    const times = [advisedAt, ...beats.slice(0, 3).map((b) => b.ts)];
+    for (let i = 1; i < times.length; i++) {
+      expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(100);
+      expect(times[i]! - times[i - 1]!).toBeLessThan(400);
+    }
+    expect(advised).toEqual([120]);
+    // Longer again: the beats stop for the new interval.
+    conn.ws.send(JSON.stringify({ type: 'cadence', heartbeatIntervalMs: 60_000 }));
+    await waitFor(() => advised.length === 2, 'the second advice');
+    const n = beatsOf().length;
+    await sleep(400);
+    expect(beatsOf().length).toBe(n);
+    expect(rec.errors).toEqual([]);
+  });
+
+  it('works with an older gateway (no welcome.v) and ignores what a newer one adds: fields and frame types', async () => {
+    await setup();
+    gw.heartbeatIntervalMs = 100;
+    gw.onHello = (conn) => {
+      // The stand-in answers as a 1.0 gateway does (welcome without v), plus fields it cannot know.
+      conn.ws.send(
+        JSON.stringify({
+          type: 'welcome',
+          sessionId: 's-0',
+          agentId: 'a1',
+          tenant: 't1',
+          heartbeatIntervalMs: 100,
+          region: 'eu-1',
+          limits: { eventsPerSec: 100 },
+        }),
+      );
+      conn.ws.send(JSON.stringify({ type: 'fleet-notice', text: 'a frame of protocol 1.9' }));
+    };
+    gw.receiptFor = (events) => ({
+      accepted: events.map((e) => e.reqId),
+      duplicates: [],
+      rejected: [],
+      ...({ shard: 3 } as object),
+    });
+    const { client, rec } = makeClient();
+    const welcomes: unknown[] = [];
+    client.on('welcome', (w) => welcomes.push(w));
+    client.start();
+    const id = client.click();
+    await waitFor(() => rec.receipts.some((r) => r.accepted.includes(id)), 'the click receipted');
+    await waitFor(() => beatsOf().length >= 2, 'heartbeats at the welcome interval');
+    expect(welcomes).toMatchObject([{ heartbeatIntervalMs: 100 }]);
+    expect((welcomes[0] as { v?: string }).v).toBeUndefined();
+    expect(rec.errors).toEqual([]);
+    expect(rec.states).toEqual(['connecting', 'open']);
+    expect(client.unackedCount).toBeLessThanOrEqual(1);
   });
 });
 
