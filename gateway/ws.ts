@@ -107,7 +107,9 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         // The pushes tell how close the agent is to its next deadline (README "Heartbeat cadence").
         const p = f as { type?: string; topic?: string; data?: { status?: unknown } };
         if (p.type === 'push' && p.topic === 'reminder') reminded = true;
-        if (p.type === 'push' && p.topic === 'status') abnormal = p.data?.status === 'ABNORMAL';
+        // An instance under suspicion (README "Fleet mode": DEGRADED, or back from MISSING) counts too.
+        if (p.type === 'push' && p.topic === 'status')
+          abnormal = ['ABNORMAL', 'DEGRADED', 'RECOVERING'].includes(String(p.data?.status));
         if (cadence) cadence.nearDeadline = nearDeadline();
         send(f);
       },
