@@ -24,6 +24,8 @@ export interface WorkbenchEventMap {
   welcome: Welcome;
   /** The gateway advised a new heartbeat interval (a `cadence` frame); the client beats at it from now on. */
   cadence: { heartbeatIntervalMs: number };
+  /** Fleet mode: the gateway confirmed `deregister()`. */
+  deregistered: Record<string, never>;
   receipt: Receipt;
   push: PushMessage;
   /** The agent's status: from `welcome` and from every push with topic `status`. */

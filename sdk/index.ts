@@ -76,6 +76,11 @@ export interface WorkbenchOptions {
   maxUnacked?: number;
   now?: () => number;
   random?: () => number;
+  /**
+   * Fleet mode (an instance of a service or AI agent, token role `instance`): heartbeats carry a
+   * sequence number counting from 1 at this client's start, and `metrics()` if given.
+   */
+  fleet?: { metrics?: () => Record<string, number> };
 }
 
 export class WorkbenchClient {
@@ -90,6 +95,9 @@ export class WorkbenchClient {
   private current: ConnectionState = 'idle';
   private stopped = true;
   private flushScheduled = false;
+  private readonly fleet: WorkbenchOptions['fleet'];
+  /** Fleet mode: heartbeats sent since this client started. */
+  private beatSeq = 0;
 
   constructor(options: WorkbenchOptions) {
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: SocketConstructor }).WebSocket;
@@ -98,6 +106,7 @@ export class WorkbenchClient {
     if (!f) throw new TypeError('no global fetch: pass one in options.fetch');
     const httpUrl = (options.httpUrl ?? deriveHttpUrl(options.url)).replace(/\/+$/, '');
     this.now = options.now ?? Date.now;
+    this.fleet = options.fleet;
     this.deviceId = options.deviceId ?? `dev-${newReqId().replace(/-/g, '').slice(0, 12)}`;
 
     // The parts reach the client only through these callbacks, besides the queue and inbox they are handed.
@@ -148,7 +157,8 @@ export class WorkbenchClient {
         cadence: (heartbeatIntervalMs) => this.listeners.emit('cadence', { heartbeatIntervalMs }),
         receipt,
         push,
-        heartbeat: () => void this.send(EventType.HEARTBEAT),
+        heartbeat: () => void this.send(EventType.HEARTBEAT, this.beatFields()),
+        deregistered: () => this.listeners.emit('deregistered', {}),
         lost: () => this.fallback.enter(),
         reconnecting: (info) => this.listeners.emit('reconnect', info),
         error,
@@ -224,6 +234,36 @@ export class WorkbenchClient {
 
   register(module: string, entity: string): void {
     this.session.register(module, entity);
+  }
+
+  /** Heartbeat fields: in fleet mode the beat's sequence number and metrics. */
+  private beatFields(): EventFields {
+    const fleet = this.fleet;
+    if (!fleet) return {};
+    this.beatSeq += 1;
+    return { data: { seq: this.beatSeq, ...(fleet.metrics ? { metrics: fleet.metrics() } : {}) } };
+  }
+
+  /**
+   * Fleet mode: this instance leaves for good (DEREGISTERED at once, no MISSING alarm). Sends what
+   * is queued, asks the gateway, waits for its confirmation (at most `timeoutMs`) and stops.
+   * Resolves whether the gateway confirmed.
+   */
+  async deregister(reason?: string, timeoutMs = 5000): Promise<boolean> {
+    if (this.session.open) this.flushNow();
+    const confirmed = new Promise<boolean>((resolve) => {
+      const off = this.listeners.on('deregistered', () => {
+        off();
+        resolve(true);
+      });
+      setTimeout(() => {
+        off();
+        resolve(false);
+      }, timeoutMs);
+    });
+    const ok = this.session.deregister(reason) && (await confirmed);
+    await this.stop();
+    return ok;
   }
   unregister(module: string, entity: string): void {
     this.session.unregister(module, entity);

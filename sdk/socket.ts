@@ -66,6 +66,8 @@ export interface SessionHost {
   push(msg: PushMessage): void;
   /** Time to send a heartbeat event. */
   heartbeat(): void;
+  /** Fleet mode: the gateway confirmed this instance's deregistration (it closes next). */
+  deregistered?(): void;
   /** The socket is gone and a reconnect is coming; meanwhile events go over HTTP. */
   lost(): void;
   reconnecting(info: ReconnectInfo): void;
@@ -145,6 +147,11 @@ export class SocketSession {
     const i = this.modules.findIndex((m) => m.module === module && m.entity === entity);
     if (i >= 0) this.modules.splice(i, 1);
     if (this.helloSent) this.sendFrame({ type: 'unregister', module, entity });
+  }
+
+  /** Fleet mode: asks the gateway to deregister this instance; false when the socket is not open. */
+  deregister(reason?: string): boolean {
+    return this.open && this.sendFrame({ type: 'deregister', ...(reason ? { reason } : {}) });
   }
 
   /** Sends the owed acks and then the unsent events, a frame at a time, while the socket takes them. */
@@ -288,6 +295,9 @@ export class SocketSession {
         break;
       case 'cadence':
         this.onCadence(frame.heartbeatIntervalMs);
+        break;
+      case 'deregistered':
+        this.host.deregistered?.();
         break;
       case 'error':
         this.lastServerError = String(frame.code ?? '');

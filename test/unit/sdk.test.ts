@@ -699,3 +699,32 @@ describe('deriveHttpUrl', () => {
     expect(deriveHttpUrl('wss://vigil.example/v1/ws')).toBe('https://vigil.example');
   });
 });
+
+describe('fleet mode', () => {
+  it('numbers its heartbeats with their metrics, and deregisters: frame, confirmation, stop', async () => {
+    await setup();
+    gw.heartbeatIntervalMs = 40;
+    let load = 0.1;
+    const { client, rec } = makeClient({ fleet: { metrics: () => ({ cpu: (load += 0.1), queueDepth: 2 }) } });
+    client.start();
+    const beats = await waitFor(() => {
+      const b = gw.events().filter((e) => e.type === 1);
+      return b.length >= 3 && b;
+    }, 'three numbered heartbeats');
+    expect(beats.slice(0, 3).map((b) => b.data?.['seq'])).toEqual([1, 2, 3]);
+    expect(beats[0]!.data?.['metrics']).toEqual({ cpu: 0.2, queueDepth: 2 });
+
+    // The stand-in gateway confirms a deregister the way the real one does.
+    const conn = gw.conns[0]!;
+    conn.ws.on('message', (d) => {
+      if ((JSON.parse(d.toString()) as Frame).type === 'deregister') {
+        conn.ws.send(JSON.stringify({ type: 'deregistered', status: 'DEREGISTERED', since: new Date().toISOString() }));
+        conn.ws.close(1000, 'deregistered');
+      }
+    });
+    expect(await client.deregister('scaled in')).toBe(true);
+    expect(conn.frames.find((f) => f.type === 'deregister')).toEqual({ type: 'deregister', reason: 'scaled in' });
+    expect(client.state).toBe('closed');
+    expect(rec.errors).toEqual([]);
+  });
+});
