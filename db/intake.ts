@@ -4,6 +4,7 @@ import type { Queryable } from './pool.ts';
 import { idKey } from '../platform/ids.ts';
 import { EventType, closesTask, isAction, opensTask, type AgentEvent, type Status } from '../workflows/model.ts';
 import { recordBeats, type ServiceBeat } from './fleet.ts';
+import { recordActivity } from './record.ts';
 
 export interface IntakeItem {
   tenant: string;
@@ -168,6 +169,18 @@ export async function recordIntake(db: Queryable, items: IntakeItem[], o: Intake
     };
     r.urgent = r.fresh.length > 0 && (o.mustSignal?.(r.fresh, r.facts) ?? false);
   }
+
+  // The activity record (README "Rule simulator"): seconds of activity and business events.
+  await recordActivity(
+    db,
+    items.map((it, i) => ({
+      tenant: it.tenant,
+      agentId: it.agentId,
+      fresh: results[i]!.fresh,
+      urgent: results[i]!.urgent,
+    })),
+    now,
+  );
 
   if (o.gatewayId !== undefined) {
     const gatewayId = o.gatewayId;

@@ -2,6 +2,7 @@
 // statement (each its own short transaction, so no long locks), until nothing is left or the time
 // budget is spent (the next run goes on). README "Limits and retention" has the policy.
 import type { Queryable } from './pool.ts';
+import { dropRecordBefore } from './record.ts';
 
 export interface RetentionPolicy {
   /** Outbox rows (with their deliveries) once every lane is done: this many days after commit. */
@@ -18,6 +19,8 @@ export interface RetentionPolicy {
   dedupeHours: number;
   /** Closed tasks (open ones are facts and always stay). */
   closedTaskDays: number;
+  /** Days of the activity record (README "Rule simulator"), dropped a whole day at a time. */
+  activityDays: number;
   /** Rows per DELETE statement. */
   batch: number;
   /** Stop starting new statements after this long; the next run continues. */
@@ -25,7 +28,7 @@ export interface RetentionPolicy {
 }
 
 export type RetentionTable =
-  'outbox' | 'statusLog' | 'feed' | 'push' | 'dedupe' | 'closedTasks' | 'heldWindows' | 'recoverySteps';
+  'outbox' | 'statusLog' | 'feed' | 'push' | 'dedupe' | 'closedTasks' | 'heldWindows' | 'recoverySteps' | 'recordDays';
 
 export interface RetentionResult {
   deleted: Record<RetentionTable, number>;
@@ -54,6 +57,7 @@ export async function applyRetention(
     closedTasks: 0,
     heldWindows: 0,
     recoverySteps: 0,
+    recordDays: 0,
   };
   let statements = 0;
   const spent = () => now() >= until;
@@ -175,6 +179,8 @@ export async function applyRetention(
         SELECT ctid FROM fleet_recovery_steps WHERE at < now() - make_interval(secs => $1) LIMIT $2))`,
       p.statusLogDays * DAY,
     ),
+    // The activity record: whole days (partitions) older than its retention.
+    await loop('recordDays', async () => ({ n: await dropRecordBefore(db, p.activityDays), done: true })),
   ];
   return { deleted, statements, more: finished.includes(false) };
 }

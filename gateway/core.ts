@@ -7,6 +7,7 @@ import pino from 'pino';
 import { deletePending } from '../db/intake.ts';
 import { cadenceBounds, loadConfig, type GatewayTuning } from '../platform/config.ts';
 import { agentKind } from '../db/fleet.ts';
+import { prepareRecordPartitions, recordDevice } from '../db/record.ts';
 import type { Principal } from '../platform/auth.ts';
 import { setAgentStatus, signalAgent } from '../workflows/client.ts';
 import type { Status } from '../workflows/model.ts';
@@ -139,6 +140,11 @@ export function createCore(d: GatewayDeps) {
       await presence.start();
       await push.start();
       inputHealth.start();
+      // The activity record's days: yesterday to two days ahead, checked again every hour.
+      const prepare = () =>
+        prepareRecordPartitions(d.pool).catch((err: unknown) => log.warn({ err }, 'record partitions'));
+      await prepare();
+      timers.push(setInterval(() => void prepare(), 3_600_000));
       cadence.start();
       timers.push(setInterval(() => coalescer.prune(), PRUNE_MS));
     },
@@ -156,6 +162,10 @@ export function createCore(d: GatewayDeps) {
     /** A device connected or went away: its workflow hears of it with the agent's next signal. */
     device(tenant: string, agentId: string, deviceId: string, connected: boolean): void {
       coalescer.device(tenant, agentId, { deviceId, connected, at: Date.now() });
+      // The activity record (README "Rule simulator"); a lost row only costs the simulator a device change.
+      recordDevice(d.pool, { tenant, agentId, deviceId, connected }).catch((err: unknown) =>
+        log.warn({ err }, 'device not recorded'),
+      );
     },
 
     /**

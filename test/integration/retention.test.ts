@@ -143,6 +143,9 @@ describe('retention', () => {
       );
     }
 
+    // The activity record (14 days): a day 30 days ago has its two partitions, dropped whole.
+    await q(`SELECT vigil_record_partitions(current_date - 30, current_date - 30)`, []);
+
     const result = await h.client.workflow.execute(retentionWorkflow, {
       taskQueue: h.taskQueue,
       workflowId: `retention-${t}`,
@@ -159,6 +162,7 @@ describe('retention', () => {
       closedTasks: 1,
       heldWindows: 1,
       recoverySteps: 1,
+      recordDays: 2,
     });
 
     const { rows: left } = await q(`SELECT id FROM status_change_outbox WHERE tenant = $1 ORDER BY id`, [t]);
