@@ -53,6 +53,8 @@ interface Draft {
   businessLine: string;
   skillGroups: string;
   channels: string;
+  /** The parts this form does not edit (input-health thresholds, fleet), sent back as they were. */
+  kept: Pick<Rule, 'inputHealth' | 'fleet'>;
 }
 
 const toDraft = (r: Rule): Draft => ({
@@ -65,6 +67,7 @@ const toDraft = (r: Rule): Draft => ({
   businessLine: r.scope.businessLine ?? '',
   skillGroups: (r.scope.skillGroups ?? []).join(', '),
   channels: (r.scope.channels ?? []).join(', '),
+  kept: { inputHealth: r.inputHealth, fleet: r.fleet },
 });
 
 const list = (s: string) =>
@@ -88,6 +91,9 @@ function body(d: Draft) {
     reconnectGraceSec: num(d.reconnectGraceSec),
     offlineRecovery: d.offlineRecovery,
     enabled: d.enabled,
+    // A save replaces the whole rule: without these its thresholds and fleet part would reset.
+    ...(d.kept.inputHealth ? { inputHealth: d.kept.inputHealth } : {}),
+    ...(d.kept.fleet ? { fleet: d.kept.fleet } : {}),
   };
 }
 

@@ -1,16 +1,19 @@
 // One agent, opened from the floor: HCM's committed state, the workflow's live state (its exact
 // next deadline), the timeline (events, candidates, commits, rejections with their reasons,
 // reminders, deliveries per lane), a manual status change for supervisors and admins, and a link
-// to the agent's workflow in the Temporal Web UI.
+// to the agent's workflow in the Temporal Web UI. An instance (README "Fleet mode"), opened from
+// the Fleet view, shows its health instead: last heartbeat, metrics, incident and next step.
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { isHealthState } from '../workflows/fleet.ts';
 import { STATUSES, type Status } from '../workflows/model.ts';
 import { agentWorkflowId } from '../workflows/ids.ts';
 import { api, ApiError, get, query } from './api.ts';
-import { Choice, StatusBadge } from './ui.tsx';
+import { Choice, Metrics, StatusBadge } from './ui.tsx';
 import { ago, clock, countdown, duration } from './format.ts';
-import type { AgentRow, ConsoleConfig, TimelineEntry } from './types.ts';
+import type { AgentRow, ConsoleConfig, ServiceLive, TimelineEntry } from './types.ts';
 
-interface Live {
+interface PersonLive {
+  kind?: undefined;
   status: Status;
   cause: string;
   version: number;
@@ -19,6 +22,41 @@ interface Live {
   next: { at: number; action: string } | null;
   rule: { ruleId: string; version: number };
   hcmTrouble: { since: number; failures: number; lastError: string } | null;
+}
+type Live = PersonLive | ServiceLive;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** What an instance's workflow waits for next, in words. */
+function serviceNext(live: ServiceLive, now: number): string {
+  if (!live.next) return 'nothing due';
+  const what = live.next.action === 'MISSING' ? 'MISSING' : `recovery step ${live.next.action}`;
+  return `${what} in ${countdown(live.next.at - now)} unless it beats (${clock(iso(live.next.at))})`;
+}
+
+/** An instance's health from its workflow: heartbeat, metrics (over-limit ones marked), incident, next. */
+function ServiceFacts({ live, now }: { live: ServiceLive; now: number }) {
+  return (
+    <dl class="facts" data-live data-kind="service">
+      <dt>Last heartbeat</dt>
+      <dd>
+        {ago(iso(live.lastBeatAt), now)}
+        {live.lastSeq !== null && ` (seq ${live.lastSeq})`}
+      </dd>
+      <dt>Metrics</dt>
+      <dd>
+        <Metrics metrics={live.metrics} over={live.over} />
+      </dd>
+      <dt>Incident</dt>
+      <dd>{live.incident ? `${live.incident.id}: ${live.incident.done} step(s) started` : 'none'}</dd>
+      <dt>Next</dt>
+      <dd>{serviceNext(live, now)}</dd>
+      <dt>Rule</dt>
+      <dd>
+        {live.rule.ruleId} v{live.rule.version}
+      </dd>
+    </dl>
+  );
 }
 
 export function temporalUiLink(config: ConsoleConfig, agentId: string): string {
@@ -103,6 +141,8 @@ export function AgentDrawer(props: {
   const [now, setNow] = useState(Date.now());
   const closeRef = useRef<HTMLButtonElement>(null);
   const staff = config.role === 'supervisor' || config.role === 'admin';
+  /** An instance: known from its committed state (health states are its own), else from the workflow. */
+  const instance = agent ? isHealthState(agent.status) : live !== null && live !== 'none' && live.kind === 'service';
   const path = `/v1/agents/${encodeURIComponent(agentId)}`;
 
   const load = async () => {
@@ -149,7 +189,7 @@ export function AgentDrawer(props: {
       )}
       {agent && (
         <dl class="facts">
-          <dt>Status</dt>
+          <dt>{instance ? 'Health' : 'Status'}</dt>
           <dd>
             <StatusBadge status={agent.status} cause={agent.cause} /> for {duration(now - Date.parse(agent.since))}{' '}
             (version {agent.version})
@@ -165,18 +205,23 @@ export function AgentDrawer(props: {
               ))}
             </ul>
           </dd>
-          <dt>Last action</dt>
-          <dd>{ago(agent.lastActionAt, now)}</dd>
-          <dt>Open tasks</dt>
-          <dd>{agent.taskCount}</dd>
-          <dt>Skill groups</dt>
-          <dd>{agent.skillGroups.join(', ') || '–'}</dd>
+          {!instance && (
+            <>
+              <dt>Last action</dt>
+              <dd>{ago(agent.lastActionAt, now)}</dd>
+              <dt>Open tasks</dt>
+              <dd>{agent.taskCount}</dd>
+              <dt>Skill groups</dt>
+              <dd>{agent.skillGroups.join(', ') || '–'}</dd>
+            </>
+          )}
         </dl>
       )}
       <section aria-labelledby="live-h">
         <h3 id="live-h">Workflow</h3>
         {live === 'none' && <p>No workflow yet: it starts with the agent's first event.</p>}
-        {live && live !== 'none' && (
+        {live && live !== 'none' && live.kind === 'service' && <ServiceFacts live={live} now={now} />}
+        {live && live !== 'none' && live.kind !== 'service' && (
           <dl class="facts" data-live>
             <dt>Next</dt>
             <dd>
@@ -209,7 +254,10 @@ export function AgentDrawer(props: {
           HCM's dedupe keys keep any change already committed from being committed twice.
         </p>
       </section>
-      {staff && (
+      {staff && instance && (
+        <p class="note">An instance's health is decided from its heartbeats: there is no status to set here.</p>
+      )}
+      {staff && !instance && (
         <StatusForm
           agentId={agentId}
           onDone={(m) => {

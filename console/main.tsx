@@ -1,16 +1,17 @@
 // The operator console (README "Console"): one page, served by the gateway at /console, talking to
 // the same HTTP API as everyone else with the operator's bearer token. The role decides what the
-// page offers: the floor and input health for supervisors and admins, status changes for them too,
-// rules and webhooks to edit and input degrade to force for admins.
+// page offers: the floor, input health and the fleet for supervisors and admins, status changes for
+// them too, rules and webhooks to edit, input degrade to force and recovery hooks to set for admins.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { AdminView } from './admin.tsx';
 import { get, session, takeTokenFromUrl, whenUnauthorized } from './api.ts';
+import { FleetView } from './fleet.tsx';
 import { FloorView } from './floor.tsx';
 import { InputView } from './input.tsx';
 import type { ConsoleConfig } from './types.ts';
 
-type Tab = 'floor' | 'rules' | 'webhooks' | 'input';
+type Tab = 'floor' | 'rules' | 'webhooks' | 'input' | 'fleet';
 
 function Login({ problem, onToken }: { problem?: string; onToken: (t: string) => void }) {
   const [value, setValue] = useState('');
@@ -88,6 +89,7 @@ function App() {
     ['rules', 'Rules'],
     ...(admin ? [['webhooks', 'Webhooks'] as [Tab, string]] : []),
     ['input', 'Input'],
+    ['fleet', 'Fleet'],
   ];
   return (
     <>
@@ -122,6 +124,7 @@ function App() {
       </header>
       {tab === 'floor' && <FloorView config={config} />}
       {tab === 'input' && <InputView config={config} />}
+      {tab === 'fleet' && <FleetView config={config} />}
       {(tab === 'rules' || tab === 'webhooks') && <AdminView config={config} view={tab} />}
     </>
   );

@@ -3,8 +3,10 @@
 export type { DeadLetter } from '../db/deliveries.ts';
 export type { Floor, StatusCounts as Counts } from '../gateway/floor.ts';
 import type { AgentStateRow } from '../db/agents.ts';
+import type { fleetHealth, FleetHook as FleetHookRow, listSteps } from '../db/fleet.ts';
 import type { inputHealthLog, listHeld, SourceSample } from '../db/input-health.ts';
 import type { RuleRow } from '../db/rules.ts';
+import type { HealthState, ServiceState } from '../workflows/fleet.ts';
 import type { Status } from '../workflows/model.ts';
 
 export interface ConsoleConfig {
@@ -17,7 +19,8 @@ export interface ConsoleConfig {
 
 /** A row of `GET /v1/agents`: the committed state with the profile and an estimated next deadline. */
 export type AgentRow = Omit<AgentStateRow, 'status'> & {
-  status: Status;
+  /** An instance's (README "Fleet mode") is one of its health states. */
+  status: Status | HealthState;
   nextDeadline: { at: string; action: 'IDLE' | 'REMIND' | 'ABNORMAL' | 'OFFLINE' } | null;
 };
 
@@ -74,3 +77,32 @@ export interface InputHealth {
   held: Omit<Awaited<ReturnType<typeof listHeld>>[number], 'dedupeKey' | 'windowStart'>[];
   log: Awaited<ReturnType<typeof inputHealthLog>>;
 }
+
+/** An instance not HEALTHY, as `GET /v1/fleet/health` lists it (README "Fleet mode"). */
+export type FleetInstance = Omit<Awaited<ReturnType<typeof fleetHealth>>['unhealthy'][number], 'status'> & {
+  status: HealthState;
+};
+
+/** One step of a recovery ladder and how it went, newest first. */
+export type RecoveryStepRow = Awaited<ReturnType<typeof listSteps>>[number];
+
+export interface FleetHealth {
+  counts: Record<HealthState, number>;
+  unhealthy: FleetInstance[];
+  recoveries: RecoveryStepRow[];
+}
+
+/** A recovery step's hook (`GET /v1/fleet/hooks`): the secret is never shown. */
+export type FleetHook = Omit<FleetHookRow, 'secret'>;
+
+/** `GET /v1/agents/:id/live` of an instance: its workflow's health state (times in ms). */
+export type ServiceLive = Pick<ServiceState, 'lastSeq' | 'metrics' | 'over' | 'incident'> & {
+  kind: 'service';
+  status: HealthState;
+  cause: string;
+  since: number;
+  version: number;
+  lastBeatAt: number;
+  next: { at: number; action: string } | null;
+  rule: { ruleId: string; version: number };
+};

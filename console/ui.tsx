@@ -1,13 +1,44 @@
-// What the console's views share: a status badge (its name, never colour alone), a labelled text
-// field that shows the API's refusal on itself, and a labelled select over a list of values.
+// What the console's views share: a status badge (its name, never colour alone; an instance's
+// health states too), an instance's metrics, a labelled text field that shows the API's refusal on
+// itself, and a labelled select over a list of values.
+import type { HealthState } from '../workflows/fleet.ts';
 import type { Status } from '../workflows/model.ts';
 
-export function StatusBadge({ status, cause }: { status: Status; cause?: string }) {
+export function StatusBadge({ status, cause }: { status: Status | HealthState; cause?: string }) {
   return (
     <span class={`status status-${status}`}>
       <span class="dot" aria-hidden="true" />
       {status}
       {cause && <span class="cause"> · {cause}</span>}
+    </span>
+  );
+}
+
+/**
+ * An instance's metrics, compactly (`cpu 0.97 · memory 0.4`); the names in `over` (at or above
+ * their limit) are marked, by weight and a "over limit" title as well as colour.
+ */
+export function Metrics({ metrics, over }: { metrics: Record<string, number>; over?: readonly string[] }) {
+  const names = Object.keys(metrics).sort();
+  if (names.length === 0) return <span class="sub">none reported</span>;
+  return (
+    <span class="metrics">
+      {names.map((k, i) => {
+        const hot = over?.includes(k) ?? false;
+        return (
+          <span key={k}>
+            {i > 0 && ' · '}
+            <span
+              class={hot ? 'metric over' : 'metric'}
+              data-metric={k}
+              title={hot ? 'at or above its limit' : undefined}
+            >
+              {k} {Math.round(metrics[k]! * 1000) / 1000}
+              {hot && ' ▲'}
+            </span>
+          </span>
+        );
+      })}
     </span>
   );
 }

@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentWorkflowId } from '../../workflows/ids.ts';
-import { STATUSES } from '../../workflows/model.ts';
+import { EventType, STATUSES } from '../../workflows/model.ts';
 import { startDispatcher, type RunningDispatcher } from '../../workers/dispatcher.ts';
 import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
 import { rawClient, startGateway, type RawClient, type TestGateway } from './gateway-helpers.ts';
@@ -25,6 +25,7 @@ describe('operator console in a real browser', () => {
   let browser: Browser;
   let page: Page;
   const sockets: RawClient[] = [];
+  const timers: ReturnType<typeof setInterval>[] = [];
   const agents = ['c-ana', 'c-ben', 'c-cat'];
 
   const shot = async (name: string) => {
@@ -37,6 +38,21 @@ describe('operator console in a real browser', () => {
     });
     return r.json();
   };
+  /** An admin's write; answers the status and body. */
+  const send = async (method: string, path: string, body: unknown) => {
+    const r = await fetch(`${gw.http}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${await gw.token('console-test', 'admin')}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: r.status, body: await r.json() };
+  };
+  /** Clicks the view tab with this label, through the DOM (the nav re-renders under the pointer). */
+  const openTab = (p: Page, label: string) =>
+    p.$$eval('nav[aria-label="Views"] button', (bs, l) => bs.find((b) => b.textContent === l)?.click(), label);
   const text = (selector: string) => page.$eval(selector, (e) => (e as HTMLElement).innerText);
   const rowStatus = (agentId: string) =>
     page
@@ -71,13 +87,27 @@ describe('operator console in a real browser', () => {
       );
     }
     h = await createHarness('console');
-    // Windows long enough that nothing changes by itself while the test looks.
+    // Windows long enough that nothing changes by itself while the test looks. The fleet part (one
+    // rule for both: a second one would change which rule people get) is short, for the Fleet view:
+    // MISSING after 2 s without a heartbeat, the whole ladder within 2 s more.
     await setRule(h, 'default', {
       windows: {
         idleAfterNoTaskSec: 3600,
         remindAfterNoActionSec: 3600,
         abnormalAfterNoActionSec: 7200,
         offlineAfterAbnormalSec: 3600,
+      },
+      fleet: {
+        heartbeatSec: 1,
+        missingAfterBeats: 2,
+        limits: { cpu: 0.9 },
+        ladder: [
+          { step: 'restart', afterSec: 0 },
+          { step: 'replace', afterSec: 1 },
+          { step: 'alert', afterSec: 1 },
+        ],
+        stepTimeoutSec: 2,
+        stepAttempts: 1,
       },
     });
     w = await h.startWorker();
@@ -116,6 +146,7 @@ describe('operator console in a real browser', () => {
   });
 
   afterAll(async () => {
+    for (const t of timers) clearInterval(t);
     await browser?.close();
     for (const s of sockets) s.socket.close();
     await gw?.close();
@@ -224,6 +255,20 @@ describe('operator console in a real browser', () => {
     expect(
       (await api('/v1/rules')).rules.find((r: { ruleId: string }) => r.ruleId === 'default').windows.idleAfterNoTaskSec,
     ).toBe(3600);
+    // A good value saves a new version, and the parts the form does not show (fleet) are kept.
+    const before = (await api('/v1/rules')).rules.find((r: { ruleId: string }) => r.ruleId === 'default');
+    await page.click('#idleAfterNoTaskSec', { count: 3 });
+    await page.keyboard.press('Backspace');
+    await page.type('#idleAfterNoTaskSec', '3600');
+    await page.click('.rule-editor button[type="submit"]');
+    await page.waitForFunction(
+      (v) => document.querySelector('main.admin [role="status"]')?.textContent === `Saved default as version ${v}.`,
+      { timeout: 10_000 },
+      before.version + 1,
+    );
+    const after = (await api('/v1/rules')).rules.find((r: { ruleId: string }) => r.ruleId === 'default');
+    expect(after).toMatchObject({ version: before.version + 1, windows: before.windows, fleet: before.fleet });
+    expect(after.fleet.missingAfterBeats).toBe(2);
   });
 
   it('shows input health per business line; an admin forces degrade on for one with a reason, then gives it back to auto', async () => {
@@ -345,5 +390,113 @@ describe('operator console in a real browser', () => {
     );
     expect(await other.$('.status-form')).toBeNull();
     await other.close();
+  });
+
+  it('shows the fleet: counts per health state, the instances not HEALTHY, the recovery steps; an admin sets a hook', async () => {
+    // Two instances of this tenant, beating over websockets: i-hot reports cpu above its limit
+    // (0.9), i-quiet beats once and then goes silent, through MISSING and the ladder to FAILED.
+    const beats = new Map<string, number>();
+    const beat = (c: RawClient, id: string, cpu: number) => {
+      const seq = (beats.get(id) ?? 0) + 1;
+      beats.set(id, seq);
+      c.send({
+        type: 'events',
+        events: [{ reqId: `${id}-${seq}`, type: EventType.HEARTBEAT, ts: Date.now(), data: { seq, metrics: { cpu } } }],
+      });
+    };
+    for (const [id, cpu] of [
+      ['i-quiet', 0.2],
+      ['i-hot', 0.97],
+    ] as const) {
+      const r = await send('PUT', `/v1/agents/${id}`, { kind: 'service', displayName: `Instance ${id.slice(2)}` });
+      expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
+      const c = await rawClient(gw.ws);
+      c.send({ type: 'hello', token: await gw.token(id, 'instance'), deviceId: `${id}-host`, modules: [] });
+      await c.next('welcome');
+      sockets.push(c);
+      beat(c, id, cpu);
+      if (id === 'i-hot') timers.push(setInterval(() => beat(c, id, cpu), 400));
+    }
+
+    await openTab(page, 'Fleet');
+    expect(await page.$eval('nav[aria-label="Views"] button:nth-child(5)', (b) => b.textContent)).toBe('Fleet');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('tr[data-instance="i-quiet"] td[data-col="state"]')?.textContent === 'FAILED' &&
+        document.querySelector('tr[data-instance="i-hot"] td[data-col="state"]')?.textContent === 'DEGRADED' &&
+        document.querySelectorAll('table.recoveries tr[data-agent="i-quiet"]').length === 3,
+      { timeout: 30_000 },
+    );
+    // The tiles say what the API says, all six states; MISSING and FAILED stand out.
+    const health = await api('/v1/fleet/health');
+    expect(health.counts).toEqual({ HEALTHY: 0, DEGRADED: 1, MISSING: 0, RECOVERING: 0, FAILED: 1, DEREGISTERED: 0 });
+    for (const [s, n] of Object.entries(health.counts)) {
+      expect(await text(`.fleet .tile[data-health="${s}"] .count`), s).toBe(String(n));
+    }
+    expect(await page.$eval('.tile[data-health="FAILED"]', (e) => e.className)).toMatch(/\balarm\b/);
+    expect(await page.$eval('.tile[data-health="MISSING"]', (e) => e.className)).toMatch(/\balarming\b/);
+    // The rows: cause, last heartbeat, seq and metrics; the degraded one's metrics marked.
+    expect(await text('tr[data-instance="i-quiet"] td[data-col="cause"]')).toContain('RECOVERY_EXHAUSTED');
+    expect(await text('tr[data-instance="i-quiet"] td[data-col="beat"]')).toMatch(/ago$/);
+    expect(await text('tr[data-instance="i-quiet"] td[data-col="metrics"]')).toContain('cpu 0.2');
+    expect(await text('tr[data-instance="i-hot"] td[data-col="cause"]')).toContain('METRICS');
+    expect(await text('tr[data-instance="i-hot"] td[data-col="metrics"]')).toContain('cpu 0.97');
+    expect(await page.$eval('tr[data-instance="i-hot"] td[data-col="metrics"]', (e) => e.className)).toBe('over');
+    // The ladder ran without hooks: each step recorded as such.
+    const steps = await page.$$eval('table.recoveries tr[data-agent="i-quiet"]', (rs) =>
+      rs.map((r) => `${r.getAttribute('data-step')} ${r.querySelector('.outcome')?.textContent}`),
+    );
+    expect(steps.sort()).toEqual(['alert no hook', 'replace no hook', 'restart no hook']);
+
+    // The drawer copes with an instance: its health from the workflow, no status to set.
+    await page.$eval('tr[data-instance="i-hot"] button', (b) => (b as HTMLElement).click());
+    await page.waitForFunction(() => document.querySelector('#drawer-h')?.textContent === 'i-hot');
+    await page.waitForSelector('.drawer [data-live][data-kind="service"]', { timeout: 20_000 });
+    expect(await page.$eval('.drawer [data-metric="cpu"]', (e) => e.className)).toBe('metric over');
+    expect(await text('.drawer [data-live]')).toMatch(/MISSING in \d+:\d\d unless it beats/);
+    expect(await text('.drawer .facts')).not.toContain('Open tasks');
+    expect(await page.$('.drawer .status-form')).toBeNull();
+    await shot('fleet-drawer');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('.drawer', { hidden: true });
+
+    // An admin sets the restart hook: without a secret a new hook is refused on that field.
+    await page.waitForSelector('form.hook-form');
+    await page.select('form.hook-form select[name="step"]', 'restart');
+    await page.type('#hook-url', 'https://93.184.216.34/hook');
+    await page.$eval('form.hook-form button[type="submit"]', (b) => (b as HTMLElement).click());
+    await page.waitForSelector('#hook-secret-error', { timeout: 10_000 });
+    expect(await text('#hook-secret-error')).toMatch(/secret: required/);
+    expect(await page.$eval('#hook-secret', (e) => e.getAttribute('aria-invalid'))).toBe('true');
+    expect((await api('/v1/fleet/hooks')).hooks).toEqual([]);
+    await page.type('#hook-secret', 'fleet-console-secret-0123');
+    await page.$eval('form.hook-form button[type="submit"]', (b) => (b as HTMLElement).click());
+    await page.waitForFunction(
+      () => document.querySelector('table.hooks tr[data-step="restart"]')?.textContent?.includes('93.184.216.34'),
+      { timeout: 10_000 },
+    );
+    expect(await page.$('#hook-secret-error')).toBeNull();
+    expect((await api('/v1/fleet/hooks')).hooks).toEqual([
+      { step: 'restart', url: 'https://93.184.216.34/hook', enabled: true, updatedAt: expect.any(String) },
+    ]);
+    await shot('fleet');
+    await page.setViewport({ width: 768, height: 1024 });
+    expect(await overflow(), 'wider than a tablet').toEqual({ page: 0, culprits: [] });
+    await shot('fleet-tablet');
+    await page.setViewport({ width: 1280, height: 720 });
+
+    // A supervisor reads the same view, without the hooks.
+    const other = await browser.newPage();
+    await other.goto(`${gw.http}/console/#token=${await gw.token('console-sup', 'supervisor')}`);
+    await other.waitForSelector('nav[aria-label="Views"] button');
+    await openTab(other, 'Fleet');
+    await other.waitForSelector('tr[data-instance="i-hot"]', { timeout: 20_000 });
+    expect(await other.$('form.hook-form')).toBeNull();
+    await other.close();
+
+    // i-hot leaves, so no recovery step (now with a hook) runs for it once its beats stop.
+    for (const t of timers.splice(0)) clearInterval(t);
+    const bye = await send('POST', '/v1/fleet/instances/i-hot/deregister', { reason: 'test over' });
+    expect(bye.status, JSON.stringify(bye.body)).toBe(200);
   });
 });
