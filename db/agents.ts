@@ -341,3 +341,43 @@ export async function switchRegions(
     if (batch.length < SWITCH_BATCH) return moved;
   }
 }
+
+/**
+ * The facts of every person agent of `region` that can have a window running (every status but
+ * OFFLINE), as the agent list reads them for its next-deadline estimate (gateway/next-deadline.ts),
+ * for the worker's overdue-deadline gauge (README "Engine metrics"). `held`: a window of the agent
+ * is held by input health (its deadline is not the estimate's). At most `limit` rows, oldest
+ * `since` first. Device sessions are left out: they never make a window overdue.
+ */
+export async function listDeadlineFacts(
+  db: Queryable,
+  region: string,
+  limit: number,
+): Promise<(AgentListRow & { held: boolean })[]> {
+  const { rows } = await db.query(
+    `SELECT s.agent_id, s.tenant, a.display_name, a.business_line, s.status, s.status_code, s.cause, s.since,
+            s.version, s.last_action_at, a.skill_groups, a.channels, a.created_at, s.prior_status,
+            s.offline_by_window, s.last_reminder_at,
+            (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
+            CASE WHEN s.status = 'ONLINE' THEN (SELECT max(t.updated_at) FROM tasks t
+              WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'closed') END AS last_task_closed_at,
+            EXISTS (SELECT 1 FROM held_candidates hc WHERE hc.tenant = s.tenant AND hc.agent_id = s.agent_id
+                      AND hc.resolved_at IS NULL) AS held
+       FROM status_table s JOIN agents a USING (tenant, agent_id)
+      WHERE a.region = $1 AND a.kind = 'person' AND s.status IN ('ONLINE', 'IDLE', 'BUSY', 'ABNORMAL')
+      ORDER BY s.since LIMIT $2`,
+    [region, limit],
+  );
+  return rows.map((r) => ({
+    ...toState({ ...r, device_sessions: [] }),
+    held: r.held,
+    deadlineFacts: {
+      channels: r.channels,
+      priorStatus: r.prior_status,
+      offlineByWindow: r.offline_by_window,
+      lastReminderAt: r.last_reminder_at?.getTime() ?? null,
+      createdAt: r.created_at.getTime(),
+      lastTaskClosedAt: r.last_task_closed_at?.getTime() ?? null,
+    },
+  }));
+}

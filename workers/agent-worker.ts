@@ -15,6 +15,7 @@ import { createRetentionActivities } from '../activities/retention.ts';
 import type { RetentionPolicy } from '../db/retention.ts';
 import { loadConfig, type Config } from '../platform/config.ts';
 import { agentTaskQueue, NO_ROUTING, workerTaskQueues, type Routing } from '../workflows/routing.ts';
+import { startDrainingTemporalMetrics, temporalMetricsBuffer } from './temporal-metrics.ts';
 
 export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -55,12 +56,18 @@ let runtimeInstalled = false;
 /**
  * The SDK logs every worker state change at INFO; Vigil's processes want warnings only. The first
  * call installs the runtime: the worker process passes its TEMPORAL_LOG_LEVEL before anything else.
+ * Core's worker metrics go to a buffer that workers/temporal-metrics.ts drains into the worker's
+ * Prometheus registry (README "Engine metrics").
  */
 export function quietRuntime(level: Config['temporalLogLevel'] = 'WARN') {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    Runtime.install({
+      logger: new DefaultLogger(level),
+      telemetryOptions: { metrics: { buffer: temporalMetricsBuffer } },
+    });
+    startDrainingTemporalMetrics();
   } catch {
     // Already installed by the host process.
   }
