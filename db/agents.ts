@@ -220,6 +220,38 @@ export async function listAgents(db: Queryable, tenant: string, f: AgentListFilt
   }));
 }
 
+/**
+ * A page of the tenant's agents with only their committed `version`, in agent-id order, with the
+ * filters of `listAgents`: what a feed consumer compares with the versions it holds (docs/PROTOCOL.md
+ * "Reconciling a feed consumer"). No device, task or deadline reads: cheap for large pages.
+ */
+export async function listAgentVersions(
+  db: Queryable,
+  tenant: string,
+  f: AgentListFilter,
+): Promise<{ agentId: string; version: number }[]> {
+  const { rows } = await db.query(
+    `SELECT s.agent_id, s.version
+       FROM status_table s JOIN agents a USING (tenant, agent_id)
+      WHERE s.tenant = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR $3 = ANY (a.skill_groups))
+        AND ($4::text IS NULL OR s.agent_id COLLATE "C" > $4)
+        AND ($6::text IS NULL OR a.business_line = $6)
+        AND ($7::text IS NULL OR s.agent_id ILIKE $7 || '%' OR a.display_name ILIKE '%' || $7 || '%')
+      ORDER BY s.agent_id COLLATE "C"
+      LIMIT $5`,
+    [
+      tenant,
+      f.status ?? null,
+      f.skillGroup ?? null,
+      f.afterAgentId ?? null,
+      f.limit,
+      f.businessLine ?? null,
+      f.q === undefined ? null : likeLiteral(f.q),
+    ],
+  );
+  return rows.map((r) => ({ agentId: r.agent_id, version: Number(r.version) }));
+}
+
 /** One agent's committed state; undefined when the tenant has no such agent. */
 export async function getAgentState(
   db: Queryable,

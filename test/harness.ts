@@ -27,6 +27,7 @@ export interface WorkerOptions {
   /** VIGIL_WORKER_LINES: isolated lines and `*` (the shared queue); default all. */
   lanes?: string[];
   onCommitted?: AgentWorkerOptions['onCommitted'];
+  pushReconcile?: AgentWorkerOptions['pushReconcile'];
   /** The worker's metrics, wired as workers/main.ts wires them. */
   metrics?: WorkerMetrics;
 }
@@ -69,6 +70,7 @@ export async function createHarness(name: string): Promise<Harness> {
         onCommitted: o.onCommitted ?? o.metrics?.onCommitted,
         onCall: o.metrics?.onCall,
         onAnswered: o.metrics?.onAnswered,
+        pushReconcile: o.pushReconcile,
         onReminded: o.metrics?.onReminded,
         // Recovery hooks of fleet tests answer on 127.0.0.1.
         allowPrivate: true,

@@ -48,6 +48,8 @@ export interface AgentWorkerOptions extends HcmDeps {
   retention?: Partial<RetentionPolicy>;
   /** Sticky cache size (VIGIL_WORKER_CACHED_WORKFLOWS); default 5000. */
   maxCachedWorkflows?: number;
+  /** Push lane reconciliation's grace and bound (activities/reconcile.ts `PUSH_RECONCILE`); tests shorten them. */
+  pushReconcile?: Parameters<typeof createReconcileActivities>[0]['pushReconcile'];
   /** Recovery hooks (README "Fleet mode") may go to private addresses (`VIGIL_WEBHOOK_ALLOW_PRIVATE`); default the configuration's. */
   allowPrivate?: boolean;
 }
