@@ -62,7 +62,7 @@ describe('reconciliation of every lane', () => {
   it('re-pushes the current status to a workbench that never acked it, until it acks', async () => {
     const c = await helloClient(g, 'p1');
     const v = await setStatus('p1', 'BUSY');
-    const first = (await eventually(async () => pushesOf(c, v)[0], 10_000, 'the push of the change'));
+    const first = await eventually(async () => pushesOf(c, v)[0], 10_000, 'the push of the change');
     expect(first).toMatchObject({ topic: 'status', data: { status: 'BUSY', version: v } });
     // The workbench got it but never acked (say, it crashed before it could).
     expect(await pushAckedVersion(h.pool, h.tenant, 'p1')).toBe(0);
@@ -84,7 +84,7 @@ describe('reconciliation of every lane', () => {
 
     // A later change is owed again until acked; an ack of an older push never moves it back.
     const v2 = await setStatus('p1', 'ONLINE');
-    const second = (await eventually(async () => pushesOf(c, v2)[0], 10_000, 'the push of v2'));
+    const second = await eventually(async () => pushesOf(c, v2)[0], 10_000, 'the push of v2');
     c.send({ type: 'ack', msgIds: [first.msgId] });
     await new Promise((r) => setTimeout(r, 300));
     expect(await pushAckedVersion(h.pool, h.tenant, 'p1')).toBe(v);
