@@ -40,6 +40,10 @@ export interface HcmDeps {
   servedOn?: string;
   /** Called after each committed transition, with the facts it committed on (the worker's metrics). */
   onCommitted?: (c: Candidate, facts: Facts, committedAt: number) => void;
+  /** Called with every answer to a candidate, committed or rejected, and how long the call took (ms). */
+  onAnswered?: (c: Candidate, reply: HcmReply, ms: number) => void;
+  /** Called with every answer to a reminder (the worker's metrics). */
+  onReminded?: (r: Reminder, reply: ReminderReply) => void;
   /** Called once per call with its outcome (the worker's metrics). */
   onCall?: (activity: keyof HcmActivities, outcome: 'committed' | 'rejected' | 'invalid_input' | 'error') => void;
 }
@@ -121,14 +125,17 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
     }
   }
 
-  const remind = (r: Reminder): Promise<ReminderReply> =>
-    guarded(
+  const remind = async (r: Reminder): Promise<ReminderReply> => {
+    const reply = await guarded(
       'remind',
       r,
       () => remindOnce(r),
       (facts) => ({ sent: false, reason: 'INVALID_INPUT', facts }),
       (x) => x.sent,
     );
+    deps.onReminded?.(r, reply);
+    return reply;
+  };
 
   async function remindOnce(r: Reminder): Promise<ReminderReply> {
     const reply = await inTransaction(pool, async (c): Promise<ReminderReply> => {
@@ -165,14 +172,18 @@ export function createHcmActivities(deps: HcmDeps): HcmActivities {
       }
     },
 
-    commitTransition: (cand) =>
-      guarded(
+    async commitTransition(cand) {
+      const t0 = performance.now();
+      const reply = await guarded(
         'commitTransition',
         cand,
         () => commitOnce(cand),
         (facts) => ({ committed: false, candidate: cand, reason: 'INVALID_INPUT', facts }),
         (r) => r.committed,
-      ),
+      );
+      deps.onAnswered?.(cand, reply, performance.now() - t0);
+      return reply;
+    },
 
     async sendReminder(r) {
       return (await remind(r)).sent;

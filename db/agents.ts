@@ -220,6 +220,38 @@ export async function listAgents(db: Queryable, tenant: string, f: AgentListFilt
   }));
 }
 
+/**
+ * A page of the tenant's agents with only their committed `version`, in agent-id order, with the
+ * filters of `listAgents`: what a feed consumer compares with the versions it holds (docs/PROTOCOL.md
+ * "Reconciling a feed consumer"). No device, task or deadline reads: cheap for large pages.
+ */
+export async function listAgentVersions(
+  db: Queryable,
+  tenant: string,
+  f: AgentListFilter,
+): Promise<{ agentId: string; version: number }[]> {
+  const { rows } = await db.query(
+    `SELECT s.agent_id, s.version
+       FROM status_table s JOIN agents a USING (tenant, agent_id)
+      WHERE s.tenant = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR $3 = ANY (a.skill_groups))
+        AND ($4::text IS NULL OR s.agent_id COLLATE "C" > $4)
+        AND ($6::text IS NULL OR a.business_line = $6)
+        AND ($7::text IS NULL OR s.agent_id ILIKE $7 || '%' OR a.display_name ILIKE '%' || $7 || '%')
+      ORDER BY s.agent_id COLLATE "C"
+      LIMIT $5`,
+    [
+      tenant,
+      f.status ?? null,
+      f.skillGroup ?? null,
+      f.afterAgentId ?? null,
+      f.limit,
+      f.businessLine ?? null,
+      f.q === undefined ? null : likeLiteral(f.q),
+    ],
+  );
+  return rows.map((r) => ({ agentId: r.agent_id, version: Number(r.version) }));
+}
+
 /** One agent's committed state; undefined when the tenant has no such agent. */
 export async function getAgentState(
   db: Queryable,
@@ -340,4 +372,44 @@ export async function switchRegions(
     moved.push(...batch);
     if (batch.length < SWITCH_BATCH) return moved;
   }
+}
+
+/**
+ * The facts of every person agent of `region` that can have a window running (every status but
+ * OFFLINE), as the agent list reads them for its next-deadline estimate (gateway/next-deadline.ts),
+ * for the worker's overdue-deadline gauge (README "Engine metrics"). `held`: a window of the agent
+ * is held by input health (its deadline is not the estimate's). At most `limit` rows, oldest
+ * `since` first. Device sessions are left out: they never make a window overdue.
+ */
+export async function listDeadlineFacts(
+  db: Queryable,
+  region: string,
+  limit: number,
+): Promise<(AgentListRow & { held: boolean })[]> {
+  const { rows } = await db.query(
+    `SELECT s.agent_id, s.tenant, a.display_name, a.business_line, s.status, s.status_code, s.cause, s.since,
+            s.version, s.last_action_at, a.skill_groups, a.channels, a.created_at, s.prior_status,
+            s.offline_by_window, s.last_reminder_at,
+            (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
+            CASE WHEN s.status = 'ONLINE' THEN (SELECT max(t.updated_at) FROM tasks t
+              WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'closed') END AS last_task_closed_at,
+            EXISTS (SELECT 1 FROM held_candidates hc WHERE hc.tenant = s.tenant AND hc.agent_id = s.agent_id
+                      AND hc.resolved_at IS NULL) AS held
+       FROM status_table s JOIN agents a USING (tenant, agent_id)
+      WHERE a.region = $1 AND a.kind = 'person' AND s.status IN ('ONLINE', 'IDLE', 'BUSY', 'ABNORMAL')
+      ORDER BY s.since LIMIT $2`,
+    [region, limit],
+  );
+  return rows.map((r) => ({
+    ...toState({ ...r, device_sessions: [] }),
+    held: r.held,
+    deadlineFacts: {
+      channels: r.channels,
+      priorStatus: r.prior_status,
+      offlineByWindow: r.offline_by_window,
+      lastReminderAt: r.last_reminder_at?.getTime() ?? null,
+      createdAt: r.created_at.getTime(),
+      lastTaskClosedAt: r.last_task_closed_at?.getTime() ?? null,
+    },
+  }));
 }

@@ -59,3 +59,38 @@ export function estimateNextDeadline(a: AgentListRow, rule: Rule): NextDeadline 
   if (!next || next.action === 'DEVICE_GONE') return null;
   return { at: new Date(next.at).toISOString(), action: next.action };
 }
+
+export interface Overdue {
+  /** How long ago the oldest due window fell due (seconds); 0 when none is due. */
+  oldestSec: number;
+  /** Agents whose estimated next window is due. */
+  agents: number;
+}
+
+/**
+ * Per action, the agents whose estimated next window (as `estimateNextDeadline`) is past `now`:
+ * windows the engine has not decided yet (the worker's `vigil_overdue_deadline_seconds`). Agents
+ * whose absence is `held` by input health are left out of ABNORMAL and OFFLINE: HCM holds those on purpose.
+ */
+export function overdueWindows(
+  agents: readonly (AgentListRow & { held?: boolean })[],
+  ruleOf: (a: AgentListRow) => Rule,
+  now: number,
+): Record<DeadlineAction, Overdue> {
+  const out: Record<DeadlineAction, Overdue> = {
+    IDLE: { oldestSec: 0, agents: 0 },
+    REMIND: { oldestSec: 0, agents: 0 },
+    ABNORMAL: { oldestSec: 0, agents: 0 },
+    OFFLINE: { oldestSec: 0, agents: 0 },
+  };
+  for (const a of agents) {
+    const next = estimateNextDeadline(a, ruleOf(a));
+    if (!next) continue;
+    const at = Date.parse(next.at);
+    if (at > now || (a.held && (next.action === 'ABNORMAL' || next.action === 'OFFLINE'))) continue;
+    const o = out[next.action];
+    o.agents += 1;
+    o.oldestSec = Math.max(o.oldestSec, (now - at) / 1000);
+  }
+  return out;
+}

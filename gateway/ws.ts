@@ -14,6 +14,7 @@ import { SELF_ROLES, verifyToken, type Principal } from '../platform/auth.ts';
 import { HEALTH_CODE, type HealthState } from '../workflows/fleet.ts';
 import { CloseCode, PROTOCOL_VERSION, parseVersion } from '../sdk/protocol.ts';
 import type { Pool } from '../db/pool.ts';
+import { recordPushAcks } from '../db/push.ts';
 import { currentStatus } from '../db/status.ts';
 import { STATUS_CODE, isAction } from '../workflows/model.ts';
 import type { CadenceConn } from './cadence.ts';
@@ -333,8 +334,16 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
           m.receiptLatency.observe(Number(process.hrtime.bigint() - arrived) / 1e9);
           return;
         }
-        case 'ack':
+        case 'ack': {
+          // The newest status version a workbench acknowledged: what push reconciliation compares
+          // with HCM's (README "Propagation", **Reconciliation**). Not a delivery state per device.
+          const seqs = f.msgIds.flatMap((id) => (/^m-\d{1,15}$/.test(id) ? [Number(id.slice(2))] : []));
+          if (seqs.length === 0) return;
+          await recordPushAcks(o.pool, p.tenant, p.sub, seqs).catch((err: unknown) =>
+            core.log.warn({ err, agentId: p.sub }, 'push ack not recorded'),
+          );
           return;
+        }
         case 'register':
           if (modules.size >= MAX_MODULES && !modules.has(`${f.module}/${f.entity}`)) {
             return reject(

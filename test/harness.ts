@@ -8,6 +8,7 @@ import { createPool, type Pool } from '../db/pool.ts';
 import { upsertRule, type RuleInput } from '../db/rules.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createAgentWorkers, quietRuntime, type AgentWorkerOptions } from '../workers/agent-worker.ts';
+import type { WorkerMetrics } from '../workers/worker-metrics.ts';
 import type { Routing } from '../workflows/routing.ts';
 
 export interface Harness {
@@ -26,6 +27,9 @@ export interface WorkerOptions {
   /** VIGIL_WORKER_LINES: isolated lines and `*` (the shared queue); default all. */
   lanes?: string[];
   onCommitted?: AgentWorkerOptions['onCommitted'];
+  pushReconcile?: AgentWorkerOptions['pushReconcile'];
+  /** The worker's metrics, wired as workers/main.ts wires them. */
+  metrics?: WorkerMetrics;
 }
 
 export interface RunningWorker {
@@ -63,10 +67,15 @@ export async function createHarness(name: string): Promise<Harness> {
         region: o.region ?? 'local',
         routing: o.routing,
         lanes: o.lanes,
-        onCommitted: o.onCommitted,
+        onCommitted: o.onCommitted ?? o.metrics?.onCommitted,
+        onCall: o.metrics?.onCall,
+        onAnswered: o.metrics?.onAnswered,
+        pushReconcile: o.pushReconcile,
+        onReminded: o.metrics?.onReminded,
         // Recovery hooks of fleet tests answer on 127.0.0.1.
         allowPrivate: true,
       });
+      o.metrics?.watch(workers.workers);
       const done = workers.run();
       const rw: RunningWorker = {
         worker: workers.workers[0]!.worker,

@@ -15,6 +15,7 @@ import { createRetentionActivities } from '../activities/retention.ts';
 import type { RetentionPolicy } from '../db/retention.ts';
 import { loadConfig, type Config } from '../platform/config.ts';
 import { agentTaskQueue, NO_ROUTING, workerTaskQueues, type Routing } from '../workflows/routing.ts';
+import { startDrainingTemporalMetrics, temporalMetricsBuffer } from './temporal-metrics.ts';
 
 export const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -47,6 +48,8 @@ export interface AgentWorkerOptions extends HcmDeps {
   retention?: Partial<RetentionPolicy>;
   /** Sticky cache size (VIGIL_WORKER_CACHED_WORKFLOWS); default 5000. */
   maxCachedWorkflows?: number;
+  /** Push lane reconciliation's grace and bound (activities/reconcile.ts `PUSH_RECONCILE`); tests shorten them. */
+  pushReconcile?: Parameters<typeof createReconcileActivities>[0]['pushReconcile'];
   /** Recovery hooks (README "Fleet mode") may go to private addresses (`VIGIL_WEBHOOK_ALLOW_PRIVATE`); default the configuration's. */
   allowPrivate?: boolean;
 }
@@ -55,12 +58,18 @@ let runtimeInstalled = false;
 /**
  * The SDK logs every worker state change at INFO; Vigil's processes want warnings only. The first
  * call installs the runtime: the worker process passes its TEMPORAL_LOG_LEVEL before anything else.
+ * Core's worker metrics go to a buffer that workers/temporal-metrics.ts drains into the worker's
+ * Prometheus registry (README "Engine metrics").
  */
 export function quietRuntime(level: Config['temporalLogLevel'] = 'WARN') {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    Runtime.install({
+      logger: new DefaultLogger(level),
+      telemetryOptions: { metrics: { buffer: temporalMetricsBuffer } },
+    });
+    startDrainingTemporalMetrics();
   } catch {
     // Already installed by the host process.
   }

@@ -22,7 +22,7 @@ try {
 quietRuntime(cfg.temporalLogLevel);
 const pool = createPool(cfg.databaseUrl, 20);
 const connection = await NativeConnection.connect(temporalOptions);
-const metrics = createWorkerMetrics(cfg.routing);
+const metrics = createWorkerMetrics(cfg.routing, { pool, region: cfg.region });
 // A second worker on the same machine (a benchmark, a test) finds the port taken: it runs without.
 const server = cfg.workerMetricsPort
   ? await serveMetrics(metrics.registry, cfg.workerMetricsPort).catch(
@@ -34,6 +34,8 @@ const workers = await createAgentWorkers({
   maxCachedWorkflows: cfg.workerCachedWorkflows,
   onCall: metrics.onCall,
   onCommitted: metrics.onCommitted,
+  onAnswered: metrics.onAnswered,
+  onReminded: metrics.onReminded,
   connection,
   namespace: cfg.temporalNamespace,
   taskQueue: cfg.taskQueue,
@@ -45,6 +47,7 @@ const workers = await createAgentWorkers({
   retention: cfg.retention,
   allowPrivate: cfg.webhookAllowPrivate,
 });
+metrics.watch(workers.workers);
 onStopSignal(() => workers.shutdown());
 log.info(
   { region: cfg.region, taskQueues: workers.workers.map((w) => w.queue), metricsPort: server?.port },

@@ -1,12 +1,17 @@
 // One reconciliation pass, started by the `vigil-reconcile` schedule (workers/schedules.ts).
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ReconcileActivities } from '../activities/reconcile.ts';
 
-const { reconcileWebhooks } = proxyActivities<ReconcileActivities>({
+const { reconcileWebhooks, reconcilePush } = proxyActivities<ReconcileActivities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3 },
 });
 
-export async function reconcileWorkflow(): Promise<{ reenqueued: number }> {
-  return { reenqueued: await reconcileWebhooks() };
+/** The push lane is reconciled too; a pass started by older code (webhooks only) finishes as it began. */
+export const RECONCILE_PUSH_PATCH = 'vigil-reconcile-push';
+
+export async function reconcileWorkflow(): Promise<{ reenqueued: number; pushed?: number }> {
+  const reenqueued = await reconcileWebhooks();
+  if (!patched(RECONCILE_PUSH_PATCH)) return { reenqueued };
+  return { reenqueued, pushed: await reconcilePush() };
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { getAgent, getAgentState, listAgents } from '../../db/agents.ts';
+import { getAgent, getAgentState, listAgents, listAgentVersions } from '../../db/agents.ts';
 import { listRules, pickRule, plainRule } from '../../db/rules.ts';
 import { hcmTimeline } from '../../db/timeline.ts';
 import { SELF_ROLES, type Principal } from '../../platform/auth.ts';
@@ -23,6 +23,9 @@ import { AGENT_LIST_ITEM, AGENT_STATE, ANY_OBJECT, AUTHED, errors, ID, idParams,
 const STATE_CACHE_MS = 500;
 /** Bound of the cache (least recently used forgotten first). */
 const STATE_CACHE_KEYS = 50_000;
+/** Agents per page of the list; of the versions-only list (`fields=version`). */
+const MAX_PAGE = 500;
+const MAX_VERSIONS_PAGE = 5000;
 /** A supervisor gets HCM's side of a timeline when the workflow has not answered by then. */
 const WORKFLOW_QUERY_MS = 2000;
 
@@ -65,6 +68,7 @@ export async function agentRoutes(app: FastifyInstance, d: GatewayDeps): Promise
       q?: string;
       limit: number;
       cursor?: string;
+      fields?: 'version';
     };
   }>(
     '/v1/agents',
@@ -74,7 +78,7 @@ export async function agentRoutes(app: FastifyInstance, d: GatewayDeps): Promise
         summary:
           "A page of the tenant's agents with their committed state and estimated next deadline, in agent-id order",
         description:
-          '`q` matches a case-insensitive prefix of the agent id or a case-insensitive part of the display name; filters combine.',
+          '`q` matches a case-insensitive prefix of the agent id or a case-insensitive part of the display name; filters combine. `fields=version` answers only `agentId` and `version` per agent, up to 5,000 a page: what a feed consumer compares with the versions it holds (docs/PROTOCOL.md "Reconciling a feed consumer").',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -83,25 +87,52 @@ export async function agentRoutes(app: FastifyInstance, d: GatewayDeps): Promise
             skillGroup: { type: 'string', minLength: 1, maxLength: 200 },
             businessLine: { type: 'string', minLength: 1, maxLength: 200 },
             q: { type: 'string', minLength: 1, maxLength: 128 },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_VERSIONS_PAGE, default: 100 },
             cursor: { type: 'string', minLength: 1, maxLength: 400, pattern: '^[A-Za-z0-9_-]+$' },
+            fields: { type: 'string', enum: ['version'] },
           },
         },
         response: {
           200: {
             type: 'object',
-            properties: { agents: { type: 'array', items: AGENT_LIST_ITEM }, next: { type: ['string', 'null'] } },
+            properties: {
+              agents: {
+                type: 'array',
+                description: 'With `fields=version`, each item has only `agentId` and `version`',
+                items: AGENT_LIST_ITEM,
+              },
+              next: { type: ['string', 'null'] },
+            },
           },
           ...AUTHED,
         },
       },
     },
     async (req, reply) => {
-      const { status, skillGroup, businessLine, q, limit, cursor } = req.query;
+      const { status, skillGroup, businessLine, q, limit, cursor, fields } = req.query;
       const { tenant } = req.principal!;
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
       if (after !== undefined && (encodeCursor(after) !== cursor || badString(after)))
         return fail(reply, 400, 'BAD_REQUEST', 'querystring/cursor is not a cursor this API returned');
+      if (fields === 'version') {
+        const page = await listAgentVersions(d.pool, tenant, {
+          status,
+          skillGroup,
+          businessLine,
+          q,
+          afterAgentId: after,
+          limit: limit + 1,
+        });
+        const agents = page.slice(0, limit);
+        return { agents, next: page.length > limit ? encodeCursor(agents.at(-1)!.agentId) : null };
+      }
+      if (limit > MAX_PAGE)
+        return fail(
+          reply,
+          400,
+          'BAD_REQUEST',
+          `querystring/limit must be <= ${MAX_PAGE} (${MAX_VERSIONS_PAGE} with fields=version)`,
+        );
       // The tenant's rules once per page; each agent's is picked in memory, as HCM picks it.
       const [page, rules] = await Promise.all([
         listAgents(d.pool, tenant, { status, skillGroup, businessLine, q, afterAgentId: after, limit: limit + 1 }),

@@ -337,6 +337,8 @@ describe('admin HTTP routes', () => {
       [`q=${'x'.repeat(129)}`, /q/],
       ['businessLine=', /businessLine/],
       ['colour=red', /colour/],
+      ['fields=all', /fields/],
+      ['fields=version&limit=5001', /limit/],
     ] as const) {
       const r = await call('GET', `/v1/agents?${q}`, 'admin');
       expect(r, q).toMatchObject({ status: 400, body: { code: 'BAD_REQUEST', message: expect.stringMatching(field) } });
