@@ -23,6 +23,7 @@ COPY db ./db
 COPY gateway ./gateway
 COPY platform ./platform
 COPY sdk ./sdk
+COPY simulator ./simulator
 COPY workers ./workers
 COPY workflows ./workflows
 

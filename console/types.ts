@@ -26,7 +26,7 @@ export type AgentRow = Omit<AgentStateRow, 'status'> & {
 
 export interface TimelineEntry {
   at: string;
-  source: 'workflow' | 'hcm' | 'delivery';
+  source: 'record' | 'workflow' | 'hcm' | 'delivery';
   kind: string;
   detail: string;
 }

@@ -22,11 +22,12 @@ export async function recordActivity(
       a.tenant + a.agentId < b.tenant + b.agentId ? -1 : 1,
     );
     await db.query(
-      `INSERT INTO activity_seconds AS a (day, tenant, agent_id, minute, bits)
-       SELECT (m AT TIME ZONE 'UTC')::date, v.tenant, v.agent_id, m, $3::bigint
+      `INSERT INTO activity_seconds AS a (day, tenant, agent_id, minute, bits, last_at)
+       SELECT (m AT TIME ZONE 'UTC')::date, v.tenant, v.agent_id, m, $3::bigint, to_timestamp($4 / 1000.0)
          FROM unnest($1::text[], $2::text[]) AS v(tenant, agent_id),
               LATERAL (SELECT date_trunc('minute', to_timestamp($4 / 1000.0)) AS m) x
-       ON CONFLICT (day, tenant, agent_id, minute) DO UPDATE SET bits = a.bits | EXCLUDED.bits`,
+       ON CONFLICT (day, tenant, agent_id, minute) DO UPDATE SET bits = a.bits | EXCLUDED.bits,
+          last_at = GREATEST(a.last_at, EXCLUDED.last_at)`,
       [
         sorted.map((a) => a.tenant),
         sorted.map((a) => a.agentId),
@@ -94,7 +95,7 @@ export async function dropRecordBefore(db: Queryable, keepDays: number): Promise
 
 /** One agent's record over a range, times in ms. */
 export interface AgentRecord {
-  /** Seconds with an action (the middle of each second). */
+  /** Seconds with an action (the middle of each second; a minute's last action to the millisecond). */
   actions: number[];
   events: { at: number; type: number; ts: number; ticketId?: string; data?: Record<string, unknown> }[];
   devices: { at: number; deviceId: string; connected: boolean }[];
@@ -113,8 +114,8 @@ export async function readRecord(
   const out = new Map<string, AgentRecord>(agentIds.map((a) => [a, { actions: [], events: [], devices: [] }]));
   if (agentIds.length === 0) return out;
   const days = [dayOf(from - 60_000), dayOf(to)];
-  const { rows: secs } = await db.query<{ agent_id: string; minute: Date; bits: string }>(
-    `SELECT agent_id, minute, bits FROM activity_seconds
+  const { rows: secs } = await db.query<{ agent_id: string; minute: Date; bits: string; last_at: Date }>(
+    `SELECT agent_id, minute, bits, last_at FROM activity_seconds
       WHERE day BETWEEN $3::date AND $4::date AND tenant = $1 AND agent_id = ANY($2::text[])
         AND minute >= to_timestamp($5 / 1000.0) - interval '1 minute' AND minute < to_timestamp($6 / 1000.0)
       ORDER BY agent_id, minute`,
@@ -124,9 +125,11 @@ export async function readRecord(
     const base = r.minute.getTime();
     const bits = BigInt(r.bits);
     const rec = out.get(r.agent_id)!;
+    const last = r.last_at.getTime();
     for (let s = 0; s < 60; s++) {
       if ((bits >> BigInt(s)) & 1n) {
-        const at = base + s * 1000 + 500;
+        // The second of the minute's last action is that action, exactly.
+        const at = base + s * 1000 === last - (last % 1000) ? last : base + s * 1000 + 500;
         if (at >= from && at < to) rec.actions.push(at);
       }
     }
@@ -188,10 +191,7 @@ export async function tenantPeople(db: Queryable, tenant: string) {
 export async function agentsAt(db: Queryable, tenant: string, agentIds: string[], at: number): Promise<AgentAt[]> {
   const { rows } = await db.query(
     `SELECT a.agent_id, a.created_at, a.business_line, a.skill_groups, a.channels,
-            l.to_status, l.from_status, l.cause, l.committed_at,
-            (SELECT max(s.minute) FROM activity_seconds s
-              WHERE s.tenant = a.tenant AND s.agent_id = a.agent_id AND s.day >= ((to_timestamp($3 / 1000.0) AT TIME ZONE 'UTC')::date - 1)
-                AND s.minute >= to_timestamp($3 / 1000.0) - interval '1 day' AND s.minute < to_timestamp($3 / 1000.0)) AS last_minute
+            l.to_status, l.from_status, l.cause, l.committed_at
        FROM agents a
        LEFT JOIN LATERAL (SELECT to_status, from_status, cause, committed_at FROM unified_work_status_log l
                            WHERE l.tenant = a.tenant AND l.agent_id = a.agent_id AND l.committed_at < to_timestamp($3 / 1000.0)

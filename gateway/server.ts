@@ -14,6 +14,7 @@ import { agentRoutes } from './routes/agents.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { floorRoutes } from './routes/floor.ts';
 import { fleetRoutes } from './routes/fleet.ts';
+import { simulateRoutes } from './routes/simulate.ts';
 import { inputHealthRoutes } from './routes/input-health.ts';
 import { healthRoutes } from './routes/health.ts';
 import { propagationRoutes } from './routes/propagation.ts';
@@ -104,6 +105,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     floorRoutes,
     inputHealthRoutes,
     fleetRoutes,
+    simulateRoutes,
     websocketRoute,
     consoleRoutes,
   ]) {

@@ -204,6 +204,8 @@ export interface GatewayTuning {
   inputEvalMs: number;
   /** …over the last this many seconds of intake. */
   inputWindowSec: number;
+  /** Days of the activity record kept (`VIGIL_RETENTION_ACTIVITY_DAYS`): how far back a simulation may go. */
+  recordDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -268,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       inputFlushMs: e.VIGIL_INPUT_FLUSH_MS,
       inputEvalMs: e.VIGIL_INPUT_EVAL_MS,
       inputWindowSec: e.VIGIL_INPUT_WINDOW_SEC,
+      recordDays: e.VIGIL_RETENTION_ACTIVITY_DAYS,
     },
     dispatcher: {
       metricsPort: e.VIGIL_DISPATCHER_METRICS_PORT,

@@ -167,6 +167,19 @@ export function simulateAgent(
       input({ kind: 'timer', at: now });
       continue;
     }
+    // Pure actions before the next deadline, while no action would be signalled (the agent is not
+    // ABNORMAL or OFFLINE by a window), only move HCM's last action: take them in one step.
+    if (inputs[i]!.kind === 'action' && F.status !== 'ABNORMAL' && !(F.status === 'OFFLINE' && F.offlineByWindow)) {
+      const first = i;
+      while (inputs[i]?.kind === 'action' && inputs[i]!.at < deadline && inputs[i]!.at < end) {
+        F.lastActionAt = Math.max(F.lastActionAt, inputs[i]!.at);
+        i++;
+      }
+      if (i > first) {
+        now = Math.max(now, F.lastActionAt);
+        continue;
+      }
+    }
     const x = inputs[i++]!;
     switch (x.kind) {
       case 'action':

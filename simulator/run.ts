@@ -59,8 +59,11 @@ function asRow(tenant: string, p: ProposedRule, before: RuleRow | undefined): Ru
   };
 }
 
-/** The rules in force and the rules with the proposal in, and the people whose governing rule changes. */
-export async function plan(db: Queryable, req: SimulationRequest) {
+type Subject = Pick<AgentAt, 'businessLine' | 'skillGroups' | 'channels'>;
+export type RulesFor = (a: Subject) => { current: Rule; proposed: Rule };
+
+/** The rule each agent has now, and the one it would have with the proposal in. */
+export async function ruleChooser(db: Queryable, req: SimulationRequest): Promise<RulesFor> {
   const current = await listRules(db, req.tenant);
   const proposedRow = asRow(
     req.tenant,
@@ -68,24 +71,22 @@ export async function plan(db: Queryable, req: SimulationRequest) {
     current.find((r) => r.ruleId === req.rule.ruleId),
   );
   const proposed = [...current.filter((r) => r.ruleId !== req.rule.ruleId), proposedRow];
-  const people = await tenantPeople(db, req.tenant);
-  const ruleOf = (rules: RuleRow[], a: (typeof people)[number]): Rule => {
+  const ruleOf = (rules: RuleRow[], a: Subject): Rule => {
     const r = pickRule(rules, a);
     return r ? plainRule(r) : DEFAULT_RULE;
   };
+  return (a) => ({ current: ruleOf(current, a), proposed: ruleOf(proposed, a) });
+}
+
+/** The people whose governing rule the proposal changes (only they are simulated). */
+export async function plan(db: Queryable, req: SimulationRequest) {
+  const rulesFor = await ruleChooser(db, req);
+  const people = await tenantPeople(db, req.tenant);
   const affected = people.filter((a) => {
-    const c = ruleOf(current, a);
-    const p = ruleOf(proposed, a);
-    return c.ruleId !== p.ruleId || c.version !== p.version;
+    const r = rulesFor(a);
+    return r.current.ruleId !== r.proposed.ruleId || r.current.version !== r.proposed.version;
   });
-  return {
-    tenantAgents: people.length,
-    agentIds: affected.map((a) => a.agentId),
-    rulesFor: (a: Pick<AgentAt, 'businessLine' | 'skillGroups' | 'channels'>) => ({
-      current: ruleOf(current, a as (typeof people)[number]),
-      proposed: ruleOf(proposed, a as (typeof people)[number]),
-    }),
-  };
+  return { tenantAgents: people.length, agentIds: affected.map((a) => a.agentId), rulesFor };
 }
 
 const actorOf = (text: string): Actor => {
@@ -121,12 +122,7 @@ export function startOf(a: AgentAt, from: number): SimStart {
 }
 
 /** Replays a chunk of agents under both rules. */
-export async function simulateChunk(
-  db: Queryable,
-  req: SimulationRequest,
-  agentIds: string[],
-  rulesFor: Awaited<ReturnType<typeof plan>>['rulesFor'],
-) {
+export async function simulateChunk(db: Queryable, req: SimulationRequest, agentIds: string[], rulesFor: RulesFor) {
   const [ats, record, manual] = await Promise.all([
     agentsAt(db, req.tenant, agentIds, req.from),
     readRecord(db, req.tenant, agentIds, req.from, req.to),

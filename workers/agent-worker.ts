@@ -12,6 +12,7 @@ import { createFleetActivities } from '../activities/fleet.ts';
 import { createHcmActivities, type HcmDeps } from '../activities/hcm.ts';
 import { createReconcileActivities } from '../activities/reconcile.ts';
 import { createRetentionActivities } from '../activities/retention.ts';
+import { createSimulationActivities } from '../activities/simulate.ts';
 import type { RetentionPolicy } from '../db/retention.ts';
 import { loadConfig, type Config } from '../platform/config.ts';
 import { agentTaskQueue, NO_ROUTING, workerTaskQueues, type Routing } from '../workflows/routing.ts';
@@ -89,6 +90,7 @@ export function createAgentWorker(o: AgentWorkerOptions): Promise<Worker> {
       ...createFleetActivities({ ...o, allowPrivate: o.allowPrivate ?? loadConfig({}).webhookAllowPrivate }),
       ...createReconcileActivities(o),
       ...createRetentionActivities(o),
+      ...createSimulationActivities(o),
     },
     // Agents are long-lived and mostly idle: keep many cached, poll modestly.
     maxCachedWorkflows: o.maxCachedWorkflows ?? 5000,

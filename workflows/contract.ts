@@ -97,3 +97,6 @@ export const setStatusUpdate = defineUpdate<SetStatusResult, [SetStatusRequest]>
 export const stateQuery = defineQuery<LiveState>('state');
 
 export type { HcmReply };
+
+/** A rule simulation's progress (workflows/simulate.ts, README "Rule simulator"). */
+export const simulationProgress = defineQuery<{ done: number; total: number }>('progress');

@@ -2,3 +2,4 @@
 export { agentWorkflow } from './agent.ts';
 export { reconcileWorkflow } from './reconcile.ts';
 export { retentionWorkflow } from './retention.ts';
+export { simulationWorkflow } from './simulate.ts';

@@ -144,7 +144,9 @@ export async function serviceAgent(run: ServiceRun): Promise<never> {
     state = d.state;
     for (const n of d.notes) note('events', n);
     let last: HealthReply | undefined;
-    for (const c of d.candidates) last = await commit(c);
+    // FAILED is the end of the ladder: committed once its last step (the alert) ran.
+    const failed = d.candidates.filter((c) => c.to === 'FAILED');
+    for (const c of d.candidates.filter((x) => x.to !== 'FAILED')) last = await commit(c);
     if (requestId && !answered.has(requestId)) {
       const facts = last?.facts ?? (await fleetLocal.loadHealth({ tenant, agentId }));
       answered.set(
@@ -188,6 +190,7 @@ export async function serviceAgent(run: ServiceRun): Promise<never> {
         });
       }
     }
+    for (const c of failed) await commit(c);
   };
 
   const take = async (inp: Input) => {

@@ -3,13 +3,15 @@
 -- Written by the intake transaction (events) and the presence statements (devices), at the
 -- gateway's clock. Partitioned by day; retention drops whole days (VIGIL_RETENTION_ACTIVITY_DAYS).
 
--- Pure activity as a bitmap: bit s of `bits` is set when the agent acted in second s (0–59) of `minute`.
+-- Pure activity as a bitmap: bit s of `bits` is set when the agent acted in second s (0–59) of
+-- `minute`; `last_at` is the minute's last action to the millisecond (where a silence begins).
 CREATE TABLE activity_seconds (
   day       date NOT NULL,
   tenant    text NOT NULL,
   agent_id  text NOT NULL,
   minute    timestamptz NOT NULL,
   bits      bigint NOT NULL,
+  last_at   timestamptz NOT NULL,
   PRIMARY KEY (day, tenant, agent_id, minute)
 ) PARTITION BY RANGE (day);
 

@@ -31,6 +31,35 @@ const SWITCHED = {
   },
 } as const;
 
+/** The body of PUT /v1/rules/:ruleId (and the proposal of POST /v1/rules/simulate). */
+export const RULE_INPUT = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    scope: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { businessLine: NAME, skillGroups: NAMES, channels: NAMES },
+    },
+    windows: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        idleAfterNoTaskSec: SECONDS,
+        remindAfterNoActionSec: SECONDS,
+        abnormalAfterNoActionSec: SECONDS,
+        offlineAfterAbnormalSec: SECONDS,
+      },
+    },
+    reminderLockSec: { ...SECONDS, minimum: 0 },
+    reconnectGraceSec: { ...SECONDS, minimum: 0 },
+    offlineRecovery: { type: 'string', enum: ['manual', 'onActivity'] },
+    enabled: { type: 'boolean' },
+    inputHealth: INPUT_THRESHOLDS,
+    fleet: FLEET_RULE,
+  },
+} as const;
+
 export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise<void> {
   app.addHook('onRequest', authenticate);
   // Agents created here belong to this gateway's region until an operator moves them.
@@ -173,33 +202,7 @@ export async function adminRoutes(app: FastifyInstance, d: GatewayDeps): Promise
       schema: {
         summary: 'Replaces a rule (omitted fields take the defaults) and bumps its version',
         params: idParams('ruleId'),
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            scope: {
-              type: 'object',
-              additionalProperties: false,
-              properties: { businessLine: NAME, skillGroups: NAMES, channels: NAMES },
-            },
-            windows: {
-              type: 'object',
-              additionalProperties: false,
-              properties: {
-                idleAfterNoTaskSec: SECONDS,
-                remindAfterNoActionSec: SECONDS,
-                abnormalAfterNoActionSec: SECONDS,
-                offlineAfterAbnormalSec: SECONDS,
-              },
-            },
-            reminderLockSec: { ...SECONDS, minimum: 0 },
-            reconnectGraceSec: { ...SECONDS, minimum: 0 },
-            offlineRecovery: { type: 'string', enum: ['manual', 'onActivity'] },
-            enabled: { type: 'boolean' },
-            inputHealth: INPUT_THRESHOLDS,
-            fleet: FLEET_RULE,
-          },
-        },
+        body: RULE_INPUT,
         response: {
           ...Object.fromEntries(
             [200, 201].map((code) => [

@@ -6,7 +6,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import type { FastifyInstance } from 'fastify';
 import { getAgent, getAgentState, listAgents, listAgentVersions } from '../../db/agents.ts';
 import { listRules, pickRule, plainRule } from '../../db/rules.ts';
-import { hcmTimeline } from '../../db/timeline.ts';
+import { hcmTimeline, recordTimeline } from '../../db/timeline.ts';
 import { SELF_ROLES, type Principal } from '../../platform/auth.ts';
 import { idKey } from '../../platform/ids.ts';
 import { badString } from '../../platform/text.ts';
@@ -197,17 +197,22 @@ export async function agentRoutes(app: FastifyInstance, d: GatewayDeps): Promise
     },
   );
 
-  app.get<{ Params: { agentId: string }; Querystring: { limit: number } }>(
+  app.get<{ Params: { agentId: string }; Querystring: { limit: number; from?: string; to?: string } }>(
     '/v1/agents/:agentId/timeline',
     {
       config: { roles: ['supervisor', 'admin'] },
       schema: {
-        summary: "The agent's timeline, newest first: the workflow's entries, HCM commits and deliveries per lane",
+        summary:
+          "The agent's timeline, newest first: its activity record over [from, to) (default the last hour), the workflow's entries, HCM commits and deliveries per lane",
         params: agentParams,
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+          },
         },
         response: {
           200: {
@@ -220,7 +225,7 @@ export async function agentRoutes(app: FastifyInstance, d: GatewayDeps): Promise
                   type: 'object',
                   properties: {
                     at: { type: 'string' },
-                    source: { type: 'string', enum: ['workflow', 'hcm', 'delivery'] },
+                    source: { type: 'string', enum: ['record', 'workflow', 'hcm', 'delivery'] },
                     kind: { type: 'string' },
                     detail: { type: 'string' },
                   },
@@ -238,13 +243,19 @@ export async function agentRoutes(app: FastifyInstance, d: GatewayDeps): Promise
       const { tenant } = req.principal!;
       const { agentId } = req.params;
       const { limit } = req.query;
+      const to = req.query.to ? Date.parse(req.query.to) : Date.now() + 1000;
+      const from = req.query.from ? Date.parse(req.query.from) : to - 3_600_000;
+      if (!(from < to)) return fail(reply, 400, 'BAD_REQUEST', 'querystring/from must be before querystring/to');
       if (!(await getAgent(d.pool, tenant, agentId))) return fail(reply, 404, 'NOT_FOUND', `no agent ${agentId}`);
-      const [hcm, workflow] = await Promise.all([
-        hcmTimeline(d.pool, tenant, agentId, limit),
+      const [hcm, workflow, record] = await Promise.all([
+        hcmTimeline(d.pool, tenant, agentId, limit, { from, to }),
         workflowTimeline(tenant, agentId),
+        recordTimeline(d.pool, tenant, agentId, from, to),
       ]);
+      const inRange = (at: number) => at >= from && at < to;
       const entries = [
-        ...(workflow ?? []).map((t) => ({
+        ...record,
+        ...(workflow ?? []).filter((t) => inRange(t.at)).map((t) => ({
           at: new Date(t.at).toISOString(),
           source: 'workflow' as const,
           kind: t.kind,
