@@ -9,7 +9,6 @@ import { simulationProgress } from './contract.ts';
 /** Agents per activity: a chunk's record is read in one go. */
 const CHUNK = 200;
 
-
 const acts = proxyActivities<SimulationActivities>({
   startToCloseTimeout: '10 minutes',
   retry: { maximumAttempts: 3 },
