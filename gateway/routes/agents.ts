@@ -255,12 +255,14 @@ export async function agentRoutes(app: FastifyInstance, d: GatewayDeps): Promise
       const inRange = (at: number) => at >= from && at < to;
       const entries = [
         ...record,
-        ...(workflow ?? []).filter((t) => inRange(t.at)).map((t) => ({
-          at: new Date(t.at).toISOString(),
-          source: 'workflow' as const,
-          kind: t.kind,
-          detail: t.detail,
-        })),
+        ...(workflow ?? [])
+          .filter((t) => inRange(t.at))
+          .map((t) => ({
+            at: new Date(t.at).toISOString(),
+            source: 'workflow' as const,
+            kind: t.kind,
+            detail: t.detail,
+          })),
         ...hcm,
       ];
       // Stable sort: equal instants keep workflow (newest first already) before HCM rows.
