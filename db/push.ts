@@ -159,3 +159,37 @@ export async function reenqueueUnackedPushes(
     version: Number(d.version),
   }));
 }
+
+/**
+ * Where a device's pushes stand (README "The gateway", push): the newest message it acknowledged.
+ * A device seen for the first time starts from the agent's newest message (it is not sent the past).
+ */
+export async function deviceAckedSeq(db: Queryable, tenant: string, agentId: string, deviceId: string): Promise<number> {
+  await db.query(
+    `INSERT INTO push_device_acks (tenant, agent_id, device_id, acked_seq)
+     SELECT $1, $2, $3, coalesce(max(seq), 0) FROM push_messages WHERE tenant = $1 AND agent_id = $2
+     ON CONFLICT DO NOTHING`,
+    [tenant, agentId, deviceId],
+  );
+  const { rows } = await db.query<{ acked_seq: number }>(
+    'SELECT acked_seq FROM push_device_acks WHERE tenant = $1 AND agent_id = $2 AND device_id = $3',
+    [tenant, agentId, deviceId],
+  );
+  return rows[0]?.acked_seq ?? 0;
+}
+
+/** A device acknowledged these messages (of its agent): its high-water mark moves up. */
+export async function ackDevice(
+  db: Queryable,
+  tenant: string,
+  agentId: string,
+  deviceId: string,
+  seqs: number[],
+): Promise<void> {
+  await db.query(
+    `UPDATE push_device_acks SET acked_seq = GREATEST(acked_seq, m.top), acked_at = now()
+       FROM (SELECT max(seq) AS top FROM push_messages WHERE tenant = $1 AND agent_id = $2 AND seq = ANY($4::bigint[])) m
+      WHERE tenant = $1 AND agent_id = $2 AND device_id = $3 AND m.top IS NOT NULL`,
+    [tenant, agentId, deviceId, seqs],
+  );
+}

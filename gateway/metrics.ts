@@ -60,6 +60,12 @@ export function createGatewayMetrics(signalsPerEvent: () => number) {
       registers,
     }),
     pushes: new client.Counter({ name: 'vigil_pushes_total', help: 'Push frames sent to devices', registers }),
+    pushDeliveries: new client.Counter({
+      name: 'vigil_push_deliveries_total',
+      help: 'Pushes per connection by outcome: sent, acked, redelivered (timeout or reconnect), expired',
+      labelNames: ['outcome'],
+      registers,
+    }),
     receiptLatency: new client.Histogram({
       name: 'vigil_receipt_seconds',
       help: 'Frame arrival to receipt',

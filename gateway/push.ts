@@ -12,6 +12,9 @@ export interface PushTarget {
   send(frame: object): void;
 }
 
+/** Pushes are replayed to a reconnecting device, and redelivered on a connection, this many minutes at most. */
+export const PUSH_REPLAY_MIN = 15;
+
 /** How long a lost LISTEN connection waits before it connects again. */
 const RELISTEN_MS = 1000;
 
@@ -80,5 +83,63 @@ export class PushFanOut {
     } catch (err) {
       this.log.warn({ err }, 'push delivery failed');
     }
+  }
+}
+
+/** A message offered by the replay and by the live fan-out within this long goes out once. */
+const SAME_OFFER_MS = 1000;
+
+/**
+ * One connection's pushes awaiting their `ack` (README "The gateway", push): a message is sent
+ * again every `timeoutMs` until acknowledged, and given up after `maxAgeMs` (it stays readable by
+ * `GET /v1/messages` while kept). Offered by both the replay on reconnect and the live fan-out at
+ * once it goes out once; offered again by the fan-out (reconciliation, a redrive) it goes out again.
+ */
+export class Outstanding {
+  private readonly pending = new Map<number, { frame: object; first: number; at: number; via: 'live' | 'replay' }>();
+
+  constructor(
+    private readonly raw: (frame: object) => void,
+    private readonly metrics: GatewayMetrics,
+    private readonly o: { timeoutMs: number; maxAgeMs: number; now?: () => number },
+  ) {}
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  /** Sends a push frame (`msgId` `m-<seq>`), from the live fan-out or the replay on reconnect. */
+  push(frame: { msgId: string; [k: string]: unknown }, via: 'live' | 'replay' = 'live'): void {
+    const seq = Number(frame.msgId.slice(2));
+    const now = this.now();
+    const p = this.pending.get(seq);
+    if (p && p.via !== via && now - p.at < SAME_OFFER_MS) return;
+    if (p) Object.assign(p, { at: now, via });
+    else this.pending.set(seq, { frame, first: now, at: now, via });
+    this.raw(frame);
+    this.metrics.pushDeliveries.inc({ outcome: p ? 'redelivered' : 'sent' });
+  }
+
+  ack(seqs: number[]): void {
+    for (const s of seqs) if (this.pending.delete(s)) this.metrics.pushDeliveries.inc({ outcome: 'acked' });
+  }
+
+  /** Sends again what waited longer than the timeout; gives up what is older than the maximum age. */
+  sweep(): void {
+    const now = this.now();
+    for (const [seq, p] of this.pending) {
+      if (now - p.first > this.o.maxAgeMs) {
+        this.pending.delete(seq);
+        this.metrics.pushDeliveries.inc({ outcome: 'expired' });
+      } else if (now - p.at >= this.o.timeoutMs) {
+        p.at = now;
+        this.raw(p.frame);
+        this.metrics.pushDeliveries.inc({ outcome: 'redelivered' });
+      }
+    }
+  }
+
+  get size(): number {
+    return this.pending.size;
   }
 }

@@ -14,12 +14,13 @@ import { SELF_ROLES, verifyToken, type Principal } from '../platform/auth.ts';
 import { HEALTH_CODE, type HealthState } from '../workflows/fleet.ts';
 import { CloseCode, PROTOCOL_VERSION, parseVersion } from '../sdk/protocol.ts';
 import type { Pool } from '../db/pool.ts';
-import { recordPushAcks } from '../db/push.ts';
+import { ackDevice, deviceAckedSeq, listPushMessages, recordPushAcks } from '../db/push.ts';
 import { currentStatus } from '../db/status.ts';
 import { STATUS_CODE, isAction } from '../workflows/model.ts';
 import type { CadenceConn } from './cadence.ts';
 import type { GatewayCore, PushTarget } from './core.ts';
 import { parseFrame } from './frames.ts';
+import { Outstanding, PUSH_REPLAY_MIN } from './push.ts';
 import { TokenBucket } from './rate-limit.ts';
 
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -64,6 +65,15 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
   const m = core.metrics;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   let closing = false;
+  // Every welcomed connection's pushes awaiting their ack, swept for redelivery (README "The gateway", push).
+  const awaitingAck = new Set<Outstanding>();
+  const sweeper = setInterval(
+    () => {
+      for (const x of awaitingAck) x.sweep();
+    },
+    Math.max(100, core.tuning.pushAckTimeoutMs / 2),
+  );
+  sweeper.unref();
   // Welcomed sockets and how many pings in a row found them silent (no pong, no frame since the ping
   // before): a half-open connection never closes by itself, so two such pings terminate it. A pong
   // counts: this never depends on the advised heartbeat interval, however long it is.
@@ -103,6 +113,10 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       Math.max(10, core.tuning.connEventsPerSec / 2),
     );
     const events = new TokenBucket(core.tuning.connEventsPerSec, core.tuning.connEventsPerSec * 2);
+    const deliveries = new Outstanding((f) => send(f), m, {
+      timeoutMs: core.tuning.pushAckTimeoutMs,
+      maxAgeMs: PUSH_REPLAY_MIN * 60_000,
+    });
     const target: PushTarget = {
       send: (f) => {
         // The pushes tell how close the agent is to its next deadline (README "Heartbeat cadence").
@@ -112,7 +126,8 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
         if (p.type === 'push' && p.topic === 'status')
           abnormal = ['ABNORMAL', 'DEGRADED', 'RECOVERING'].includes(String(p.data?.status));
         if (cadence) cadence.nearDeadline = nearDeadline();
-        send(f);
+        if (p.type === 'push') deliveries.push(f as { msgId: string });
+        else send(f);
       },
     };
     let chain: Promise<void> = Promise.resolve();
@@ -205,6 +220,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       if (!welcomed || !principal) return;
       m.connections.dec();
       core.removeTarget(principal.tenant, principal.sub, target);
+      awaitingAck.delete(deliveries);
       if (closing) return; // a draining gateway keeps its devices until the grace ends
       const p = principal;
       chain = chain
@@ -306,6 +322,25 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
               }
             : {}),
         });
+        // What this device missed and never acknowledged, in order, once (README "The gateway", push).
+        awaitingAck.add(deliveries);
+        try {
+          const acked = await deviceAckedSeq(o.pool, principal.tenant, principal.sub, deviceId);
+          const missed = await listPushMessages(
+            o.pool,
+            principal.tenant,
+            principal.sub,
+            String(acked),
+            500,
+            PUSH_REPLAY_MIN,
+          );
+          for (const msg of missed) {
+            m.pushDeliveries.inc({ outcome: 'redelivered' });
+            deliveries.push({ type: 'push', ...msg }, 'replay');
+          }
+        } catch (err) {
+          core.log.warn({ err, agentId: principal.sub }, 'push replay failed');
+        }
         return;
       }
       const p = principal!;
@@ -339,6 +374,10 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
           // with HCM's (README "Propagation", **Reconciliation**). Not a delivery state per device.
           const seqs = f.msgIds.flatMap((id) => (/^m-\d{1,15}$/.test(id) ? [Number(id.slice(2))] : []));
           if (seqs.length === 0) return;
+          deliveries.ack(seqs);
+          await ackDevice(o.pool, p.tenant, p.sub, deviceId, seqs).catch((err: unknown) =>
+            core.log.warn({ err, agentId: p.sub }, 'device ack not recorded'),
+          );
           await recordPushAcks(o.pool, p.tenant, p.sub, seqs).catch((err: unknown) =>
             core.log.warn({ err, agentId: p.sub }, 'push ack not recorded'),
           );
@@ -380,6 +419,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
     closeAll() {
       closing = true;
       clearInterval(pinger);
+      clearInterval(sweeper);
       for (const ws of wss.clients) ws.close(CloseCode.RESTARTING, 'gateway restarting');
       wss.close();
     },

@@ -60,6 +60,7 @@ const Env = z.object({
     .min(60)
     .default(24 * 3600),
   VIGIL_TEMPORAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  VIGIL_PUSH_ACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   VIGIL_INPUT_FLUSH_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
   VIGIL_INPUT_EVAL_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   VIGIL_INPUT_WINDOW_SEC: z.coerce.number().min(1).max(3_600).default(60),
@@ -198,6 +199,8 @@ export interface GatewayTuning {
   agentTokenMaxSec: number;
   /** Deadline of every Temporal call the gateway makes (signal, query, update, describeTaskQueue). */
   temporalTimeoutMs: number;
+  /** A push not acknowledged on its connection within this long is sent again (README "The gateway", push). */
+  pushAckTimeoutMs: number;
   /** Input health (README "Input health and degrade"): intake counts are written this often… */
   inputFlushMs: number;
   /** …scopes are judged this often (by one gateway at a time)… */
@@ -267,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       wsMaxInflightFrames: e.VIGIL_WS_MAX_INFLIGHT_FRAMES,
       agentTokenMaxSec: e.VIGIL_AGENT_TOKEN_MAX_SEC,
       temporalTimeoutMs: e.VIGIL_TEMPORAL_TIMEOUT_MS,
+      pushAckTimeoutMs: e.VIGIL_PUSH_ACK_TIMEOUT_MS,
       inputFlushMs: e.VIGIL_INPUT_FLUSH_MS,
       inputEvalMs: e.VIGIL_INPUT_EVAL_MS,
       inputWindowSec: e.VIGIL_INPUT_WINDOW_SEC,

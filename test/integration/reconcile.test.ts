@@ -50,7 +50,8 @@ describe('reconciliation of every lane', () => {
       refreshMs: 500,
       lanes: { feed: false, webhooks: false },
     });
-    g = await startGateway(h);
+    // Reconciliation alone: the connection's own redelivery (README "The gateway", push) waits longer than these tests.
+    g = await startGateway(h, { pushAckTimeoutMs: 600_000 });
   });
   afterAll(async () => {
     await g?.close();
