@@ -164,7 +164,12 @@ export async function reenqueueUnackedPushes(
  * Where a device's pushes stand (README "The gateway", push): the newest message it acknowledged.
  * A device seen for the first time starts from the agent's newest message (it is not sent the past).
  */
-export async function deviceAckedSeq(db: Queryable, tenant: string, agentId: string, deviceId: string): Promise<number> {
+export async function deviceAckedSeq(
+  db: Queryable,
+  tenant: string,
+  agentId: string,
+  deviceId: string,
+): Promise<number> {
   await db.query(
     `INSERT INTO push_device_acks (tenant, agent_id, device_id, acked_seq)
      SELECT $1, $2, $3, coalesce(max(seq), 0) FROM push_messages WHERE tenant = $1 AND agent_id = $2
