@@ -51,7 +51,7 @@ function Summary({ r, onAgent }: { r: SimulationSummary; onAgent: (agentId: stri
       <dl class="facts sim-agents">
         <dt>Agents in the tenant</dt>
         <dd data-k="tenant">{r.agents.tenant}</dd>
-        <dt>Affected (governed by another rule)</dt>
+        <dt>Affected (their rule changes)</dt>
         <dd data-k="affected">{r.agents.affected}</dd>
         <dt>Simulated</dt>
         <dd data-k="simulated">{r.agents.simulated}</dd>

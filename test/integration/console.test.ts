@@ -272,15 +272,17 @@ describe('operator console in a real browser', () => {
   });
 
   it('simulates the rule being edited over the recorded activity and shows the summary the API has', async () => {
-    // The agents connected and sent work status at the start: shorter windows (the reminder must
-    // not come after ABNORMAL) replay that activity into transitions the rule in force never made.
+    // The agents connected and sent work status at the start, seconds ago: a 1 s ABNORMAL window
+    // (the reminder must not come after it) replays that activity into transitions the rule in
+    // force (2 h) never made, once the range ends 2 s after the last of it.
+    await new Promise((r) => setTimeout(r, 2000));
     await openTab(page, 'Rules');
     await page.waitForSelector('table.rules button');
     await page.$$eval('table.rules button', (bs) => bs.find((b) => b.textContent === 'default')?.click());
     await page.waitForFunction(() => document.querySelector('.rule-editor h3')?.textContent === 'Rule default');
     for (const [field, value] of [
-      ['remindAfterNoActionSec', '5'],
-      ['abnormalAfterNoActionSec', '10'],
+      ['remindAfterNoActionSec', '1'],
+      ['abnormalAfterNoActionSec', '1'],
     ] as const) {
       await page.click(`#${field}`, { count: 3 });
       await page.keyboard.press('Backspace');
@@ -329,7 +331,7 @@ describe('operator console in a real browser', () => {
       `proposed=${m.proposed}`,
       `delta=${m.delta > 0 ? '+' : ''}${m.delta}`,
     ]);
-    // A 10 s window flags people the rule in force (2 h) never did, and the page lists them.
+    // A 1 s window flags people the rule in force (2 h) never did, and the page lists them.
     expect(r.transitions.ABNORMAL.proposed).toBeGreaterThan(r.transitions.ABNORMAL.current);
     expect(m.delta).toBeGreaterThan(0);
     const shown = await page.$$eval('.simulation table.sim-sample tr[data-agent]', (rs) =>
@@ -341,6 +343,8 @@ describe('operator console in a real browser', () => {
     const first = shown[0]!;
     await page.$eval(`.simulation tr[data-agent="${first}"] button`, (b) => (b as HTMLElement).click());
     await page.waitForFunction((a) => document.querySelector('#drawer-h')?.textContent === a, {}, first);
+    // Escape closes it once the drawer has taken the focus (its key handler is in place by then).
+    await page.waitForFunction(() => !!document.activeElement?.closest('.drawer'));
     await page.keyboard.press('Escape');
     await page.waitForSelector('.drawer', { hidden: true });
     // Nothing was saved: the simulation leaves the rule as it was.
