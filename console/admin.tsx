@@ -1,10 +1,13 @@
 // Rules and webhooks. Supervisors read the rules; admins edit them (a refused value is shown on
 // its field, from the API's 400 that names it), see each rule's versions, and manage webhooks:
-// create, disable or enable, and look at and redrive what a lane dead-lettered.
+// create, disable or enable, and look at and redrive what a lane dead-lettered. Admins also
+// simulate the rule being edited over recorded activity before they save it (simulate.tsx).
 import { useEffect, useState } from 'preact/hooks';
 import { DEFAULT_RULE, STATUSES } from '../workflows/model.ts';
 import { api, ApiError, get, query } from './api.ts';
+import { AgentDrawer } from './drawer.tsx';
 import { clock } from './format.ts';
+import { SimulatePanel } from './simulate.tsx';
 import type { ConsoleConfig, DeadLetter, Rule, Webhook } from './types.ts';
 import { Choice, Field } from './ui.tsx';
 
@@ -102,17 +105,23 @@ function RuleEditor({
   isNew,
   canEdit,
   onSaved,
+  onAgent,
 }: {
   draft: Draft;
   isNew: boolean;
   canEdit: boolean;
   onSaved: (r: Rule) => void;
+  onAgent: (agentId: string) => void;
 }) {
   const [d, setD] = useState(draft);
+  const [simulating, setSimulating] = useState(false);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState<string | undefined>();
   const [versions, setVersions] = useState<Rule[]>([]);
-  useEffect(() => setD(draft), [draft]);
+  useEffect(() => {
+    setD(draft);
+    setSimulating(false);
+  }, [draft]);
   useEffect(() => {
     if (isNew) return setVersions([]);
     get<{ versions: Rule[] }>(`/v1/rules/${encodeURIComponent(draft.ruleId)}/versions`).then(
@@ -209,7 +218,30 @@ function RuleEditor({
           {problem}
         </p>
       )}
-      {canEdit && <button type="submit">Save</button>}
+      {canEdit && (
+        <div class="rule-actions">
+          <button type="submit">Save</button>
+          <button
+            type="button"
+            class="simulate-open"
+            aria-expanded={simulating}
+            onClick={() => setSimulating(!simulating)}
+          >
+            Simulate…
+          </button>
+        </div>
+      )}
+      {canEdit && simulating && (
+        <SimulatePanel
+          proposal={() => ({ ruleId: d.ruleId, ...body(d) })}
+          onFieldError={(field, message) => {
+            if (!FIELDS.has(field)) return false;
+            setErrors({ [field]: message });
+            return true;
+          }}
+          onAgent={onAgent}
+        />
+      )}
       {versions.length > 0 && (
         <table class="versions">
           <caption>Versions</caption>
@@ -237,8 +269,9 @@ function RuleEditor({
   );
 }
 
-function RulesView({ canEdit }: { canEdit: boolean }) {
+function RulesView({ config, canEdit }: { config: ConsoleConfig; canEdit: boolean }) {
   const [rules, setRules] = useState<Rule[]>([]);
+  const [open, setOpen] = useState<string | null>(null);
   const [selected, setSelected] = useState<{ draft: Draft; isNew: boolean } | null>(null);
   const [notice, setNotice] = useState<string | undefined>();
   const load = () => get<{ rules: Rule[] }>('/v1/rules').then((r) => setRules(r.rules));
@@ -306,8 +339,10 @@ function RulesView({ canEdit }: { canEdit: boolean }) {
             setSelected({ draft: toDraft(r), isNew: false });
             void load();
           }}
+          onAgent={setOpen}
         />
       )}
+      {open && <AgentDrawer agentId={open} config={config} onClose={() => setOpen(null)} onChanged={() => {}} />}
     </main>
   );
 }
@@ -489,5 +524,5 @@ function WebhooksView() {
 }
 
 export function AdminView({ config, view }: { config: ConsoleConfig; view: 'rules' | 'webhooks' }) {
-  return view === 'rules' ? <RulesView canEdit={config.role === 'admin'} /> : <WebhooksView />;
+  return view === 'rules' ? <RulesView config={config} canEdit={config.role === 'admin'} /> : <WebhooksView />;
 }

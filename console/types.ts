@@ -6,6 +6,7 @@ import type { AgentStateRow } from '../db/agents.ts';
 import type { fleetHealth, FleetHook as FleetHookRow, listSteps } from '../db/fleet.ts';
 import type { inputHealthLog, listHeld, SourceSample } from '../db/input-health.ts';
 import type { RuleRow } from '../db/rules.ts';
+import type { SimulationSummary } from '../simulator/run.ts';
 import type { HealthState, ServiceState } from '../workflows/fleet.ts';
 import type { Status } from '../workflows/model.ts';
 
@@ -106,3 +107,12 @@ export type ServiceLive = Pick<ServiceState, 'lastSeq' | 'metrics' | 'over' | 'i
   next: { at: number; action: string } | null;
   rule: { ruleId: string; version: number };
 };
+
+/** `GET /v1/rules/simulations/:id` (README "Rule simulator"): progress while it runs, then the summary. */
+export type { SimulationSummary };
+export interface SimulationState {
+  state: 'running' | 'done' | 'failed';
+  progress?: { done: number; total: number };
+  result?: SimulationSummary;
+  error?: string;
+}

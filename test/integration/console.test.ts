@@ -271,6 +271,90 @@ describe('operator console in a real browser', () => {
     expect(after.fleet.missingAfterBeats).toBe(2);
   });
 
+  it('simulates the rule being edited over the recorded activity and shows the summary the API has', async () => {
+    // The agents connected and sent work status at the start, seconds ago: a 1 s ABNORMAL window
+    // (the reminder must not come after it) replays that activity into transitions the rule in
+    // force (2 h) never made, once the range ends 2 s after the last of it.
+    await new Promise((r) => setTimeout(r, 2000));
+    await openTab(page, 'Rules');
+    await page.waitForSelector('table.rules button');
+    await page.$$eval('table.rules button', (bs) => bs.find((b) => b.textContent === 'default')?.click());
+    await page.waitForFunction(() => document.querySelector('.rule-editor h3')?.textContent === 'Rule default');
+    for (const [field, value] of [
+      ['remindAfterNoActionSec', '1'],
+      ['abnormalAfterNoActionSec', '1'],
+    ] as const) {
+      await page.click(`#${field}`, { count: 3 });
+      await page.keyboard.press('Backspace');
+      await page.type(`#${field}`, value);
+    }
+    await page.$eval('.rule-editor button.simulate-open', (b) => (b as HTMLElement).click());
+    await page.waitForSelector('#sim-from');
+    // The range defaults to the last 8 hours, to the second.
+    const range = await page.$$eval('#sim-from, #sim-to', (es) => es.map((e) => (e as HTMLInputElement).value));
+    const span = new Date(range[1]!).getTime() - new Date(range[0]!).getTime();
+    expect(span).toBe(8 * 3_600_000);
+    expect(Math.abs(Date.now() - new Date(range[1]!).getTime())).toBeLessThan(60_000);
+    await page.$eval('.simulate button.sim-start', (b) => (b as HTMLElement).click());
+    await page.waitForFunction(
+      () =>
+        document.querySelector('.simulation[data-state="done"]')?.textContent?.includes('Agents in the tenant') ??
+        false,
+      { timeout: 60_000 },
+    );
+    const id = await page.$eval('.simulation', (e) => e.getAttribute('data-simulation'));
+    const sim = await api(`/v1/rules/simulations/${id}`);
+    expect(sim.state).toBe('done');
+    const r = sim.result;
+    expect(r).toMatchObject({ ruleId: 'default', from: new Date(range[0]!).toISOString() });
+    for (const k of ['tenant', 'affected', 'simulated', 'changed']) {
+      expect(await text(`.simulation [data-k="${k}"]`), k).toBe(String(r.agents[k]));
+    }
+    expect(r.agents.affected).toBeGreaterThanOrEqual(agents.length);
+    const cells = (table: string, status: string) =>
+      page.$$eval(`.simulation table.${table} tr[data-status="${status}"] td`, (tds) =>
+        tds.map((td) => `${td.getAttribute('data-col')}=${(td as HTMLElement).innerText}`),
+      );
+    for (const s of STATUSES) {
+      const t = r.transitions[s];
+      const a = r.agentsInto[s];
+      expect(await cells('sim-transitions', s), s).toEqual([
+        `current=${t.current}`,
+        `proposed=${t.proposed}`,
+        `agents-current=${a.current}`,
+        `agents-proposed=${a.proposed}`,
+      ]);
+    }
+    const m = r.minutes.ABNORMAL;
+    expect(await cells('sim-minutes', 'ABNORMAL')).toEqual([
+      `current=${m.current}`,
+      `proposed=${m.proposed}`,
+      `delta=${m.delta > 0 ? '+' : ''}${m.delta}`,
+    ]);
+    // A 1 s window flags people the rule in force (2 h) never did, and the page lists them.
+    expect(r.transitions.ABNORMAL.proposed).toBeGreaterThan(r.transitions.ABNORMAL.current);
+    expect(m.delta).toBeGreaterThan(0);
+    const shown = await page.$$eval('.simulation table.sim-sample tr[data-agent]', (rs) =>
+      rs.map((x) => x.getAttribute('data-agent')),
+    );
+    expect(shown).toEqual(r.sample.map((x: { agentId: string }) => x.agentId));
+    await shot('simulate');
+    // A sample agent opens the drawer.
+    const first = shown[0]!;
+    await page.$eval(`.simulation tr[data-agent="${first}"] button`, (b) => (b as HTMLElement).click());
+    await page.waitForFunction((a) => document.querySelector('#drawer-h')?.textContent === a, {}, first);
+    // Escape closes it once the drawer has taken the focus (its key handler is in place by then).
+    await page.waitForFunction(() => !!document.activeElement?.closest('.drawer'));
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('.drawer', { hidden: true });
+    // Nothing was saved: the simulation leaves the rule as it was.
+    expect(
+      (await api('/v1/rules')).rules.find((x: { ruleId: string }) => x.ruleId === 'default').windows,
+    ).toMatchObject({
+      abnormalAfterNoActionSec: 7200,
+    });
+  });
+
   it('shows input health per business line; an admin forces degrade on for one with a reason, then gives it back to auto', async () => {
     type Scope = { businessLine: string; state: string; forced: string | null; forcedBy: string | null };
     const scope = async (line: string): Promise<Scope | undefined> =>
