@@ -6,6 +6,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type { ProposedRule } from '../../simulator/run.ts';
 import { simulationProgress } from '../../workflows/contract.ts';
+import { DEFAULT_RULE } from '../../workflows/model.ts';
 import type { simulationWorkflow } from '../../workflows/simulate.ts';
 import { authenticate, fail, type GatewayDeps } from '../http.ts';
 import { withDeadline } from '../temporal-deadline.ts';
@@ -55,6 +56,15 @@ export async function simulateRoutes(app: FastifyInstance, d: GatewayDeps): Prom
       const to = Date.parse(req.body.to);
       const keepDays = app.vigil.tuning.recordDays;
       if (!(from < to)) return fail(reply, 400, 'BAD_REQUEST', 'body/from must be before body/to');
+      // The same rule as PUT /v1/rules/:ruleId would take: the reminder comes before ABNORMAL.
+      const w = { ...DEFAULT_RULE.windows, ...req.body.rule.windows };
+      if (w.remindAfterNoActionSec > w.abnormalAfterNoActionSec)
+        return fail(
+          reply,
+          400,
+          'BAD_REQUEST',
+          `body/rule/windows/remindAfterNoActionSec (${w.remindAfterNoActionSec}) must not exceed abnormalAfterNoActionSec (${w.abnormalAfterNoActionSec})`,
+        );
       if (to > Date.now() + 60_000) return fail(reply, 400, 'BAD_REQUEST', 'body/to must not be in the future');
       if (from < Date.now() - keepDays * 86_400_000)
         return fail(reply, 400, 'BAD_REQUEST', `body/from: the activity record goes back ${keepDays} days`);

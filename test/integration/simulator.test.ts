@@ -172,7 +172,16 @@ describe('rule simulator', () => {
     const run = (abnormalAfterNoActionSec: number) =>
       simulate(h.pool, {
         tenant: h.tenant,
-        rule: { ...RULE, ruleId: 'default', windows: { ...WINDOWS, abnormalAfterNoActionSec } },
+        rule: {
+          ...RULE,
+          ruleId: 'default',
+          // The reminder may not come after ABNORMAL.
+          windows: {
+            ...WINDOWS,
+            abnormalAfterNoActionSec,
+            remindAfterNoActionSec: Math.min(WINDOWS.remindAfterNoActionSec, abnormalAfterNoActionSec),
+          },
+        },
         from,
         to,
       });
@@ -198,7 +207,11 @@ describe('rule simulator', () => {
   });
 
   it('runs as a workflow through the API with progress, and the CLI prints the same summary', async () => {
-    const rule = { ...RULE, ruleId: 'default', windows: { ...WINDOWS, abnormalAfterNoActionSec: 3 } };
+    const rule = {
+      ...RULE,
+      ruleId: 'default',
+      windows: { ...WINDOWS, abnormalAfterNoActionSec: 3, remindAfterNoActionSec: 3 },
+    };
     const direct = await simulate(h.pool, { tenant: h.tenant, rule, from, to });
     const admin = { authorization: `Bearer ${await gw.token('ops', 'admin')}`, 'content-type': 'application/json' };
     const post = (body: unknown) =>
@@ -208,6 +221,8 @@ describe('rule simulator', () => {
     expect((await post({ rule, from: iso(to), to: iso(from) })).status).toBe(400);
     expect((await post({ rule, from: iso(from - 30 * 86_400_000), to: iso(to) })).status).toBe(400);
     expect((await post({ rule: { windows: WINDOWS }, from: iso(from), to: iso(to) })).status).toBe(400);
+    const late = { ...rule, windows: { ...WINDOWS, remindAfterNoActionSec: 9 } };
+    expect((await post({ rule: late, from: iso(from), to: iso(to) })).status).toBe(400);
 
     const started = await post({ rule, from: iso(from), to: iso(to) });
     expect(started.status).toBe(202);
