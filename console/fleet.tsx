@@ -1,13 +1,13 @@
 // The fleet (README "Fleet mode"): instances per health state, those not HEALTHY with their last
 // heartbeat, seq and metrics, and the latest recovery steps, refreshed every few seconds. An
 // instance opens in the agent drawer. Admins also set the hook each recovery step POSTs to.
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { HEALTH_STATES, RECOVERY_STEPS, type HealthState, type RecoveryStep } from '../workflows/fleet.ts';
 import { api, ApiError, get } from './api.ts';
 import { AgentDrawer } from './drawer.tsx';
 import { clock, relative } from './format.ts';
 import type { ConsoleConfig, FleetHealth, FleetHook, FleetInstance } from './types.ts';
-import { Choice, Field, Metrics, StatusBadge } from './ui.tsx';
+import { Choice, Field, Metrics, StatusBadge, usePolled } from './ui.tsx';
 
 const REFRESH_MS = 3000;
 
@@ -314,39 +314,8 @@ function Hooks() {
 
 export function FleetView({ config }: { config: ConsoleConfig }) {
   const admin = config.role === 'admin';
-  const [data, setData] = useState<FleetHealth | null>(null);
-  const [at, setAt] = useState<string | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  const [now, setNow] = useState(Date.now());
+  const { data, at, error, now, load } = usePolled<FleetHealth>('/v1/fleet/health', REFRESH_MS);
   const [open, setOpen] = useState<string | null>(null);
-  const loading = useRef(false);
-
-  const load = useCallback(async () => {
-    if (loading.current) return;
-    loading.current = true;
-    try {
-      setData(await get<FleetHealth>('/v1/fleet/health'));
-      setAt(new Date().toISOString());
-      setNow(Date.now());
-      setError(undefined);
-    } catch (err) {
-      setError((err as Error).message);
-    } finally {
-      loading.current = false;
-    }
-  }, []);
-
-  useEffect(() => {
-    void load();
-    const t = setInterval(() => void load(), REFRESH_MS);
-    return () => clearInterval(t);
-  }, [load]);
-
-  // Relative times move every second.
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(t);
-  }, []);
 
   const total = data ? HEALTH_STATES.reduce((n, s) => n + data.counts[s], 0) : 0;
   return (

@@ -3,11 +3,11 @@
 // verdict changes and overrides. Refreshed every few seconds. Admins force degrade on or off for a
 // business line or the whole tenant, or give it back to the evaluator, always with a reason.
 import { Fragment } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, get } from './api.ts';
+import { useState } from 'preact/hooks';
+import { api, ApiError } from './api.ts';
 import { clock, millis, relative } from './format.ts';
 import type { ConsoleConfig, InputHealth, InputScope } from './types.ts';
-import { Choice, Field } from './ui.tsx';
+import { Choice, Field, usePolled } from './ui.tsx';
 
 const REFRESH_MS = 5000;
 
@@ -253,37 +253,8 @@ function ScopeTable({
 
 export function InputView({ config }: { config: ConsoleConfig }) {
   const admin = config.role === 'admin';
-  const [data, setData] = useState<InputHealth | null>(null);
-  const [error, setError] = useState<string | undefined>();
+  const { data, error, now, load } = usePolled<InputHealth>('/v1/health/input', REFRESH_MS);
   const [notice, setNotice] = useState<string | undefined>();
-  const [now, setNow] = useState(Date.now());
-  const loading = useRef(false);
-
-  const load = useCallback(async () => {
-    if (loading.current) return;
-    loading.current = true;
-    try {
-      setData(await get<InputHealth>('/v1/health/input'));
-      setNow(Date.now());
-      setError(undefined);
-    } catch (err) {
-      setError((err as Error).message);
-    } finally {
-      loading.current = false;
-    }
-  }, []);
-
-  useEffect(() => {
-    void load();
-    const t = setInterval(() => void load(), REFRESH_MS);
-    return () => clearInterval(t);
-  }, [load]);
-
-  // Relative times move every second.
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(t);
-  }, []);
 
   const onDone = (s: InputScope, mode: Mode, reason: string) => {
     setNotice(

@@ -1,7 +1,9 @@
 // What the console's views share: a status badge (its name, never colour alone; an instance's
 // health states too), an instance's metrics, a labelled text field that shows the API's refusal on
 // itself, and a labelled select over a list of values.
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { HealthState } from '../workflows/fleet.ts';
+import { get } from './api.ts';
 import type { Status } from '../workflows/model.ts';
 
 export function StatusBadge({ status, cause }: { status: Status | HealthState; cause?: string }) {
@@ -94,4 +96,44 @@ export function Choice<V extends string>(props: {
       </select>
     </label>
   );
+}
+
+/**
+ * Reads `path` now and every `everyMs` (one read at a time), with the time of the last good read;
+ * `now` moves every second so relative times stay current. `load` reads again at once.
+ */
+export function usePolled<T>(path: string, everyMs: number) {
+  const [data, setData] = useState<T | null>(null);
+  const [at, setAt] = useState<string | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [now, setNow] = useState(Date.now());
+  const loading = useRef(false);
+
+  const load = useCallback(async () => {
+    if (loading.current) return;
+    loading.current = true;
+    try {
+      setData(await get<T>(path));
+      setAt(new Date().toISOString());
+      setNow(Date.now());
+      setError(undefined);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      loading.current = false;
+    }
+  }, [path]);
+
+  useEffect(() => {
+    void load();
+    const t = setInterval(() => void load(), everyMs);
+    return () => clearInterval(t);
+  }, [load, everyMs]);
+
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+
+  return { data, at, error, now, load };
 }
