@@ -184,6 +184,24 @@ const toState = (r: Row): AgentStateRow => ({
   version: r.version,
 });
 
+/** The filters, keyset cursor and limit of an agent list over `status_table s JOIN agents a` (params: `listParams`). */
+const LIST_PAGE = `WHERE s.tenant = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR $3 = ANY (a.skill_groups))
+        AND ($4::text IS NULL OR s.agent_id COLLATE "C" > $4)
+        AND ($6::text IS NULL OR a.business_line = $6)
+        AND ($7::text IS NULL OR s.agent_id ILIKE $7 || '%' OR a.display_name ILIKE '%' || $7 || '%')
+      ORDER BY s.agent_id COLLATE "C"
+      LIMIT $5`;
+
+const listParams = (tenant: string, f: AgentListFilter) => [
+  tenant,
+  f.status ?? null,
+  f.skillGroup ?? null,
+  f.afterAgentId ?? null,
+  f.limit,
+  f.businessLine ?? null,
+  f.q === undefined ? null : likeLiteral(f.q),
+];
+
 /** A page of the tenant's committed agent states in agent-id order (a stable keyset cursor). */
 export async function listAgents(db: Queryable, tenant: string, f: AgentListFilter): Promise<AgentListRow[]> {
   const { rows } = await db.query(
@@ -191,21 +209,8 @@ export async function listAgents(db: Queryable, tenant: string, f: AgentListFilt
             CASE WHEN s.status = 'ONLINE' THEN (SELECT max(t.updated_at) FROM tasks t
               WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'closed') END AS last_task_closed_at
        FROM status_table s JOIN agents a USING (tenant, agent_id)
-      WHERE s.tenant = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR $3 = ANY (a.skill_groups))
-        AND ($4::text IS NULL OR s.agent_id COLLATE "C" > $4)
-        AND ($6::text IS NULL OR a.business_line = $6)
-        AND ($7::text IS NULL OR s.agent_id ILIKE $7 || '%' OR a.display_name ILIKE '%' || $7 || '%')
-      ORDER BY s.agent_id COLLATE "C"
-      LIMIT $5`,
-    [
-      tenant,
-      f.status ?? null,
-      f.skillGroup ?? null,
-      f.afterAgentId ?? null,
-      f.limit,
-      f.businessLine ?? null,
-      f.q === undefined ? null : likeLiteral(f.q),
-    ],
+      ${LIST_PAGE}`,
+    listParams(tenant, f),
   );
   return rows.map((r) => ({
     ...toState(r),
@@ -233,21 +238,8 @@ export async function listAgentVersions(
   const { rows } = await db.query(
     `SELECT s.agent_id, s.version
        FROM status_table s JOIN agents a USING (tenant, agent_id)
-      WHERE s.tenant = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR $3 = ANY (a.skill_groups))
-        AND ($4::text IS NULL OR s.agent_id COLLATE "C" > $4)
-        AND ($6::text IS NULL OR a.business_line = $6)
-        AND ($7::text IS NULL OR s.agent_id ILIKE $7 || '%' OR a.display_name ILIKE '%' || $7 || '%')
-      ORDER BY s.agent_id COLLATE "C"
-      LIMIT $5`,
-    [
-      tenant,
-      f.status ?? null,
-      f.skillGroup ?? null,
-      f.afterAgentId ?? null,
-      f.limit,
-      f.businessLine ?? null,
-      f.q === undefined ? null : likeLiteral(f.q),
-    ],
+      ${LIST_PAGE}`,
+    listParams(tenant, f),
   );
   return rows.map((r) => ({ agentId: r.agent_id, version: Number(r.version) }));
 }
