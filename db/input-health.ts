@@ -239,14 +239,21 @@ function toHealth(r: Row): ScopeHealth {
   };
 }
 
-/** Every stored verdict (one tenant's, or all), with how many windows each scope holds now. */
-export async function listInputHealth(db: Queryable, tenant?: string): Promise<(ScopeHealth & { heldNow: number })[]> {
+/**
+ * Every stored verdict (one tenant's, or all), with how many windows each scope holds now unless
+ * `countHeld` is false (the evaluator needs the verdicts only; heldNow is then 0).
+ */
+export async function listInputHealth(
+  db: Queryable,
+  tenant?: string,
+  countHeld = true,
+): Promise<(ScopeHealth & { heldNow: number })[]> {
   const { rows } = await db.query(
-    `SELECT h.*, (SELECT count(*)::int FROM held_candidates c
+    `SELECT h.*, CASE WHEN $2 THEN (SELECT count(*)::int FROM held_candidates c
                    WHERE c.tenant = h.tenant AND c.resolved_at IS NULL
-                     AND (h.business_line = '*' OR c.business_line = h.business_line)) AS held_now
+                     AND (h.business_line = '*' OR c.business_line = h.business_line)) ELSE 0 END AS held_now
        FROM input_health h WHERE $1::text IS NULL OR h.tenant = $1 ORDER BY h.tenant, h.business_line`,
-    [tenant ?? null],
+    [tenant ?? null, countHeld],
   );
   return rows.map((r) => ({ ...toHealth(r), heldNow: r.held_now }));
 }

@@ -238,8 +238,11 @@ export async function agentsInScopes(db: Queryable, tenant: string, scopes: Rule
   return rows.map((r) => r.agent_id);
 }
 
-/** Enabled rules that set input-health thresholds (for every tenant: the evaluator judges them all). */
-export async function inputHealthRules(db: Queryable): Promise<RuleRow[]> {
-  const { rows } = await db.query(`SELECT ${COLUMNS} FROM rules WHERE enabled AND input_health <> '{}'`);
+/** Enabled rules that set input-health thresholds: one tenant's, or every tenant's (the evaluator judges them all). */
+export async function inputHealthRules(db: Queryable, tenant?: string): Promise<RuleRow[]> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS} FROM rules WHERE enabled AND input_health <> '{}' AND ($1::text IS NULL OR tenant = $1)`,
+    [tenant ?? null],
+  );
   return rows.map(toRule);
 }

@@ -95,7 +95,7 @@ export function createInputHealth(o: InputHealthOptions) {
     const verdicts = await inTransaction(o.pool, async (c) => {
       if (!(await claimEvaluation(c, o.evalMs / 2000))) return [];
       const samples = await sampleScopes(c, o.windowSec);
-      const stored = await listInputHealth(c);
+      const stored = await listInputHealth(c, undefined, false);
       const rules = await inputHealthRules(c);
       const prev = new Map(stored.map((h) => [`${h.tenant}\u0000${h.businessLine}`, h]));
       const now = Date.now();

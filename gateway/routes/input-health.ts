@@ -214,7 +214,8 @@ export async function inputHealthRoutes(app: FastifyInstance, d: GatewayDeps): P
       const { tenant, sub, role } = req.principal!;
       const businessLine = req.body.businessLine ?? '*';
       return inTransaction(d.pool, async (c) => {
-        const t = businessLine === '*' ? DEFAULTS : thresholdsFor(await inputHealthRules(c), tenant, businessLine);
+        const t =
+          businessLine === '*' ? DEFAULTS : thresholdsFor(await inputHealthRules(c, tenant), tenant, businessLine);
         const h = await forceInputHealth(c, {
           tenant,
           businessLine,
