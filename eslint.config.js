@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
 export default defineConfig([
   // .gitignore's directories, plus what programs write: benchmark results. Workflow bundles are
   // written to the OS temp directory (test/global-setup.ts) or kept in memory, never into the tree.
-  globalIgnores(['node_modules/', '.data/', 'dist/', 'bench/results/']),
+  globalIgnores(['node_modules/', '.data/', '**/dist/', 'bench/results/']),
   {
     files: ['**/*.ts', '**/*.tsx'],
     extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
@@ -54,5 +54,16 @@ export default defineConfig([
   {
     files: ['**/*.js'],
     extends: [js.configs.recommended],
+  },
+  {
+    // The example workbench is a plain browser module script: the browser's globals it uses.
+    files: ['examples/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['addEventListener', 'document', 'history', 'localStorage', 'location', 'sessionStorage', 'setInterval'].map(
+          (name) => [name, 'readonly'],
+        ),
+      ),
+    },
   },
 ]);

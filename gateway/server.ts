@@ -10,6 +10,7 @@ import { registerOpenApi } from './openapi.ts';
 import { BucketMap } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { exampleRoutes } from './routes/examples.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { floorRoutes } from './routes/floor.ts';
@@ -108,6 +109,7 @@ export function buildGateway(d: GatewayDeps): FastifyInstance {
     simulateRoutes,
     websocketRoute,
     consoleRoutes,
+    exampleRoutes,
   ]) {
     void app.register(plugin, d);
   }

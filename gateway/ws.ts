@@ -35,15 +35,24 @@ export interface WsOptions {
   pool: Pool;
 }
 
-/** Browsers send Origin; the allowlist applies to them. Without a list only localhost pages may connect. */
-export function originAllowed(origin: string | undefined, allowed: string[]): boolean {
+/**
+ * Browsers send Origin; the allowlist applies to them. Without a list only localhost pages may
+ * connect. A page of the gateway's own origin (the example workbench; `host` is the request's Host
+ * header, which a page of another origin cannot set) may always connect.
+ */
+export function originAllowed(origin: string | undefined, allowed: string[], host?: string): boolean {
   if (origin === undefined) return true;
-  if (allowed.length > 0) return allowed.includes(origin) || allowed.includes('*');
+  let url: URL | undefined;
   try {
-    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(origin).hostname);
+    url = new URL(origin);
   } catch {
-    return false;
+    url = undefined;
   }
+  if (url && host !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host) {
+    return true;
+  }
+  if (allowed.length > 0) return allowed.includes(origin) || allowed.includes('*');
+  return url !== undefined && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
 }
 
 /** `GET /v1/ws` without an upgrade: a 426 saying how to connect (the upgrade never reaches a route). */
@@ -170,7 +179,7 @@ export function attachWebsocket(app: FastifyInstance, o: WsOptions): { closeAll(
       HELLO_TIMEOUT_MS,
     );
 
-    if (!originAllowed(req.headers.origin, o.allowedOrigins)) {
+    if (!originAllowed(req.headers.origin, o.allowedOrigins, req.headers.host)) {
       reject(CloseCode.FORBIDDEN, 'FORBIDDEN', `origin ${req.headers.origin} is not allowed`);
       clearTimeout(helloTimer);
       return;

@@ -114,6 +114,12 @@ describe('rate limits and origins', () => {
     expect(originAllowed('https://evil.example', [])).toBe(false);
     expect(originAllowed('https://app.example', ['https://app.example'])).toBe(true);
     expect(originAllowed('http://localhost:3000', ['https://app.example'])).toBe(false);
+    // The gateway's own pages (same host and port as the request's Host header) need no list entry.
+    expect(originAllowed('https://vigil.example', ['https://app.example'], 'vigil.example')).toBe(true);
+    expect(originAllowed('https://vigil.example:8443', [], 'vigil.example:8443')).toBe(true);
+    expect(originAllowed('https://vigil.example:8443', [], 'vigil.example')).toBe(false);
+    expect(originAllowed('https://evil.example', ['https://app.example'], 'vigil.example')).toBe(false);
+    expect(originAllowed('null', [], 'vigil.example')).toBe(false);
   });
 });
 
