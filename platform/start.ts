@@ -72,7 +72,8 @@ function child(name: string, script: string, env: NodeJS.ProcessEnv): ChildProce
 
 /** The tenant `npm start` prints logins for (workbenches of this tenant show up in the console). */
 const DEV_TENANT = 'dev';
-const CONSOLE_TOKEN_SEC = 3600;
+/** How long the tokens in the printed console and workbench links live. */
+const LINK_TOKEN_SEC = 3600;
 
 async function main() {
   await fs.mkdir(cfg.dataDir, { recursive: true, mode: 0o755 });
@@ -136,8 +137,10 @@ async function main() {
   const consoleToken = await signToken(
     secret,
     { tenant: DEV_TENANT, sub: 'console-admin', role: 'admin' },
-    CONSOLE_TOKEN_SEC,
+    LINK_TOKEN_SEC,
   );
+  // The example workbench (README "Workbench SDK"), signed in as agent a1 of the dev tenant.
+  const workbenchToken = await signToken(secret, { tenant: DEV_TENANT, sub: 'a1', role: 'agent' }, LINK_TOKEN_SEC);
   const lines = [
     `Vigil is ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     `  gateway      http://127.0.0.1:${cfg.port}   (GET /readyz, /metrics, /v1/agents/:id, /v1/status-changes)`,
@@ -145,7 +148,9 @@ async function main() {
     `  Temporal     ${temporalAddress}  (temporal workflow list --address ${temporalAddress})`,
     `  data         ${cfg.dataDir}`,
     `  console      http://localhost:${cfg.port}/console/#token=${consoleToken}`,
-    `               (admin of tenant ${DEV_TENANT} for ${CONSOLE_TOKEN_SEC / 3600} h; another: npm run token -- --tenant ${DEV_TENANT} --sub you --role admin --ttl 3600)`,
+    `               (admin of tenant ${DEV_TENANT} for ${LINK_TOKEN_SEC / 3600} h; another: npm run token -- --tenant ${DEV_TENANT} --sub you --role admin --ttl 3600)`,
+    `  workbench    http://localhost:${cfg.port}/examples/workbench/#token=${workbenchToken}`,
+    `               (agent a1 of tenant ${DEV_TENANT} for ${LINK_TOKEN_SEC / 3600} h; the example page of the workbench SDK)`,
     `  token        npm run token -- --tenant ${DEV_TENANT} --sub a1 --role agent`,
     `Ctrl-C stops everything.`,
   ];

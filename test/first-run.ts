@@ -1,5 +1,6 @@
 // A first `npm start` on a machine with nothing cached reaches ready: the Temporal CLI is built
-// (minutes), then the platform starts and /readyz answers 200; Ctrl-C stops it cleanly. Slow, so
+// (minutes), then the platform starts, /readyz answers 200 and the printed console and workbench
+// links serve their pages; Ctrl-C stops it cleanly. Slow, so
 // it is not part of `npm test`; `.ci/run` runs it when the cache is empty anyway.
 //   npx tsx test/first-run.ts                  # into a new empty cache directory (a full build)
 //   npx tsx test/first-run.ts --if-cache-empty # into the machine's cache, only when no CLI is there
@@ -65,6 +66,18 @@ try {
   const r = await fetch(`http://127.0.0.1:${port}/readyz`);
   if (r.status !== 200) failed = `/readyz answered ${r.status}: ${await r.text()}`;
   else say(`ready in ${((Date.now() - t0) / 1000).toFixed(0)} s, /readyz 200`);
+  // The pages it printed links to, and the script each loads (the token stays in the fragment).
+  for (const [page, script] of [
+    ['console/', 'app.js'],
+    ['examples/workbench/', 'vigil-workbench.js'],
+  ] as const) {
+    if (!new RegExp(`http://localhost:${port}/${page}#token=\\S+`).test(out)) failed ??= `no link to /${page} printed`;
+    for (const url of [`/${page}`, `/${page}${script}`]) {
+      const a = await fetch(`http://127.0.0.1:${port}${url}`);
+      if (a.status !== 200) failed ??= `${url} answered ${a.status}`;
+      else say(`${url} 200 (${(await a.text()).length} characters)`);
+    }
+  }
 } catch (err) {
   failed = (err as Error).message;
 }
