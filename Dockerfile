@@ -12,7 +12,9 @@ WORKDIR /app
 
 # Dependencies first, so that a source change does not reinstall them. Dev dependencies
 # (vitest, typescript, pino-pretty…) are not needed at run time; tsx is a runtime dependency.
+# The workbench SDK is a workspace: npm ci needs its package.json to link it.
 COPY package.json package-lock.json ./
+COPY sdk/package.json ./sdk/
 RUN npm ci --omit=dev && npm cache clean --force
 
 # Only the runtime sources: no node_modules, .data, .git or tests from the build context.
@@ -20,6 +22,7 @@ COPY tsconfig.json ./
 COPY activities ./activities
 COPY console ./console
 COPY db ./db
+COPY examples ./examples
 COPY gateway ./gateway
 COPY platform ./platform
 COPY sdk ./sdk

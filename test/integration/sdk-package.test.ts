@@ -156,7 +156,7 @@ describe('the workbench SDK package', () => {
       const client = new sdk.WorkbenchClient({
         url: gw.ws,
         token: await gw.token('pkg-ana'),
-        WebSocket: WebSocket,
+        WebSocket,
       });
       try {
         const welcomed = new Promise<Sdk.Welcome>((resolve) => client.on('welcome', resolve));
