@@ -1,20 +1,16 @@
 // The operator console in a real headless Chromium (Debian's `chromium`, driven by puppeteer-core)
 // against the real stack: gateway, worker, dispatcher, Postgres and Temporal. Screenshots of each
 // view land in test-artifacts/console/ (not committed).
-import fs from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { inject } from 'vitest';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentWorkflowId } from '../../workflows/ids.ts';
 import { EventType, STATUSES } from '../../workflows/model.ts';
 import { startDispatcher, type RunningDispatcher } from '../../workers/dispatcher.ts';
 import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
+import { launchChromium, screenshot } from './browser.ts';
 import { rawClient, startGateway, type RawClient, type TestGateway } from './gateway-helpers.ts';
 
-const ARTIFACTS = new URL('../../test-artifacts/console/', import.meta.url);
-/** Debian's package puts it here; VIGIL_CHROMIUM points elsewhere (`.ci/run` installs the package when it is missing). */
-const CHROMIUM = process.env.VIGIL_CHROMIUM ?? '/usr/bin/chromium';
 const TEMPORAL_UI = 'http://temporal-ui.test:8233';
 
 describe('operator console in a real browser', () => {
@@ -28,10 +24,7 @@ describe('operator console in a real browser', () => {
   const timers: ReturnType<typeof setInterval>[] = [];
   const agents = ['c-ana', 'c-ben', 'c-cat'];
 
-  const shot = async (name: string) => {
-    await fs.mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname, fullPage: true });
-  };
+  const shot = (name: string) => screenshot(page, 'console', name);
   const api = async (path: string, role: 'admin' | 'supervisor' = 'admin') => {
     const r = await fetch(`${gw.http}${path}`, {
       headers: { authorization: `Bearer ${await gw.token('console-test', role)}` },
@@ -81,11 +74,6 @@ describe('operator console in a real browser', () => {
     c.send({ type: 'events', events: [{ reqId: `ws-${Math.random()}`, type: 2, ts: Date.now(), data: { status } }] });
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `no Chromium at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set VIGIL_CHROMIUM`,
-      );
-    }
     h = await createHarness('console');
     // Windows long enough that nothing changes by itself while the test looks. The fleet part (one
     // rule for both: a second one would change which rule people get) is short, for the Fleet view:
@@ -136,11 +124,7 @@ describe('operator console in a real browser', () => {
     // ONLINE → BUSY for one of them, so the floor has more than one status.
     workStatus(sockets[1]!, 'BUSY');
     await eventually(async () => (await api(`/v1/agents/${agents[1]}`)).status === 'BUSY', 20_000, 'c-ben BUSY');
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 720 });
   });

@@ -2,17 +2,13 @@
 // Chromium against the real stack: the page loads the SDK's browser bundle from the gateway,
 // connects with an agent's token, reports its clicks, sets a work status, and shows a supervisor's
 // status change that arrives as a push. Screenshots land in test-artifacts/workbench/ (not committed).
-import fs from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDispatcher, type RunningDispatcher } from '../../workers/dispatcher.ts';
 import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
+import { launchChromium, screenshot } from './browser.ts';
 import { startGateway, type TestGateway } from './gateway-helpers.ts';
 
-const ARTIFACTS = new URL('../../test-artifacts/workbench/', import.meta.url);
-/** Debian's package puts it here; VIGIL_CHROMIUM points elsewhere (`.ci/run` installs the package when it is missing). */
-const CHROMIUM = process.env.VIGIL_CHROMIUM ?? '/usr/bin/chromium';
 const AGENT = 'wb-ana';
 
 describe('the example workbench in a real browser', () => {
@@ -25,10 +21,7 @@ describe('the example workbench in a real browser', () => {
   /** What the page reported as broken: uncaught errors, console errors (CSP violations land there), failed requests. */
   const problems: string[] = [];
 
-  const shot = async (name: string) => {
-    await fs.mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname, fullPage: true });
-  };
+  const shot = (name: string) => screenshot(page, 'workbench', name);
   const agentState = async () => {
     const r = await fetch(`${gw.http}/v1/agents/${AGENT}`, {
       headers: { authorization: `Bearer ${await gw.token('wb-sup', 'supervisor')}` },
@@ -40,11 +33,6 @@ describe('the example workbench in a real browser', () => {
   const waitStatus = (status: string) => page.waitForSelector(`#status[data-status="${status}"]`, { timeout: 20_000 });
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `no Chromium at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set VIGIL_CHROMIUM`,
-      );
-    }
     h = await createHarness('workbench');
     // Windows long enough that nothing changes by itself while the test looks.
     await setRule(h, 'default', {
@@ -63,11 +51,7 @@ describe('the example workbench in a real browser', () => {
       lanes: { webhooks: false },
     });
     gw = await startGateway(h);
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     await page.setViewport({ width: 1024, height: 768 });
     page.on('pageerror', (e) => problems.push(`pageerror: ${e instanceof Error ? e.message : String(e)}`));
