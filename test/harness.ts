@@ -98,6 +98,14 @@ export async function createHarness(name: string): Promise<Harness> {
   };
 }
 
+/** Windows long enough that nothing changes by itself while a test looks (an hour to IDLE and to the reminder). */
+export const QUIET_WINDOWS = {
+  idleAfterNoTaskSec: 3600,
+  remindAfterNoActionSec: 3600,
+  abnormalAfterNoActionSec: 7200,
+  offlineAfterAbnormalSec: 3600,
+} as const;
+
 export function setRule(h: Harness, ruleId: string, rule: RuleInput) {
   return upsertRule(h.pool, h.tenant, ruleId, rule);
 }

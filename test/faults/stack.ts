@@ -18,6 +18,7 @@ import { freePort, waitForPort } from '../../platform/ports.ts';
 import { startEmbeddedPostgres } from '../../platform/postgres.ts';
 import { ensureTemporalCli } from '../../platform/temporal-cli.ts';
 import { startDevServer } from '../../platform/temporal-server.ts';
+import { QUIET_WINDOWS } from '../harness.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SECRET = 'fault-suite-secret-0123456789abcdef';
@@ -54,12 +55,7 @@ export interface FaultStack {
 
 /** Windows long enough that only the scenario's own requests change an agent's status. */
 export const QUIET_RULE = {
-  windows: {
-    idleAfterNoTaskSec: 3600,
-    remindAfterNoActionSec: 3600,
-    abnormalAfterNoActionSec: 7200,
-    offlineAfterAbnormalSec: 3600,
-  },
+  windows: QUIET_WINDOWS,
   reconnectGraceSec: 60,
 };
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentWorkflowId } from '../../workflows/ids.ts';
 import { EventType, STATUSES } from '../../workflows/model.ts';
 import { startDispatcher, type RunningDispatcher } from '../../workers/dispatcher.ts';
-import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
+import { createHarness, eventually, QUIET_WINDOWS, setRule, type Harness, type RunningWorker } from '../harness.ts';
 import { launchChromium, screenshot } from './browser.ts';
 import { rawClient, startGateway, type RawClient, type TestGateway } from './gateway-helpers.ts';
 
@@ -79,12 +79,7 @@ describe('operator console in a real browser', () => {
     // rule for both: a second one would change which rule people get) is short, for the Fleet view:
     // MISSING after 2 s without a heartbeat, the whole ladder within 2 s more.
     await setRule(h, 'default', {
-      windows: {
-        idleAfterNoTaskSec: 3600,
-        remindAfterNoActionSec: 3600,
-        abnormalAfterNoActionSec: 7200,
-        offlineAfterAbnormalSec: 3600,
-      },
+      windows: QUIET_WINDOWS,
       fleet: {
         heartbeatSec: 1,
         missingAfterBeats: 2,

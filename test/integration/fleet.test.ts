@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../../platform/signed-post.ts';
 import { EventType } from '../../workflows/model.ts';
-import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
+import { createHarness, eventually, QUIET_WINDOWS, setRule, type Harness, type RunningWorker } from '../harness.ts';
 import { live } from './agent-helpers.ts';
 import { rawClient, startGateway, type RawClient, type TestGateway } from './gateway-helpers.ts';
 
@@ -122,12 +122,7 @@ describe('fleet mode', () => {
 
     h = await createHarness('fleet');
     await setRule(h, 'default', {
-      windows: {
-        idleAfterNoTaskSec: 3600,
-        remindAfterNoActionSec: 3600,
-        abnormalAfterNoActionSec: 7200,
-        offlineAfterAbnormalSec: 3600,
-      },
+      windows: QUIET_WINDOWS,
       fleet: {
         heartbeatSec: BEAT_MS / 1000,
         missingAfterBeats: 2,

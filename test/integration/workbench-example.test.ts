@@ -5,7 +5,7 @@
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDispatcher, type RunningDispatcher } from '../../workers/dispatcher.ts';
-import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
+import { createHarness, eventually, QUIET_WINDOWS, setRule, type Harness, type RunningWorker } from '../harness.ts';
 import { launchChromium, screenshot } from './browser.ts';
 import { startGateway, type TestGateway } from './gateway-helpers.ts';
 
@@ -34,15 +34,7 @@ describe('the example workbench in a real browser', () => {
 
   beforeAll(async () => {
     h = await createHarness('workbench');
-    // Windows long enough that nothing changes by itself while the test looks.
-    await setRule(h, 'default', {
-      windows: {
-        idleAfterNoTaskSec: 3600,
-        remindAfterNoActionSec: 3600,
-        abnormalAfterNoActionSec: 7200,
-        offlineAfterAbnormalSec: 3600,
-      },
-    });
+    await setRule(h, 'default', { windows: QUIET_WINDOWS });
     w = await h.startWorker();
     // The push lane delivers committed status changes to the agent's devices.
     dispatcher = await startDispatcher({
