@@ -162,11 +162,28 @@ export interface AgentListRow extends AgentStateRow {
 /** `s` as a LIKE pattern that matches exactly `s` (its `\`, `%` and `_` escaped). */
 const likeLiteral = (s: string) => s.replace(/[\\%_]/g, '\\$&');
 
-/** The select list of an agent's state, over `status_table s JOIN agents a`. */
-const STATE_COLUMNS = `s.agent_id, s.tenant, a.display_name, a.business_line, s.status, s.status_code, s.cause, s.since,
+/** The select list of an agent's state without its device sessions, over `status_table s JOIN agents a`. */
+const STATE_CORE_COLUMNS = `s.agent_id, s.tenant, a.display_name, a.business_line, s.status, s.status_code, s.cause, s.since,
        s.version, s.last_action_at, a.skill_groups,
-       (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
+       (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count`;
+
+/** The select list of an agent's state, over `status_table s JOIN agents a`. */
+const STATE_COLUMNS = `${STATE_CORE_COLUMNS},
        ${DEVICE_SESSIONS_COLUMN}`;
+
+/** The select list of `DeadlineFacts` (`toDeadlineFacts`), over `status_table s JOIN agents a`. */
+const DEADLINE_COLUMNS = `a.channels, a.created_at, s.prior_status, s.offline_by_window, s.last_reminder_at,
+       CASE WHEN s.status = 'ONLINE' THEN (SELECT max(t.updated_at) FROM tasks t
+         WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'closed') END AS last_task_closed_at`;
+
+const toDeadlineFacts = (r: Row): DeadlineFacts => ({
+  channels: r.channels,
+  priorStatus: r.prior_status,
+  offlineByWindow: r.offline_by_window,
+  lastReminderAt: r.last_reminder_at?.getTime() ?? null,
+  createdAt: r.created_at.getTime(),
+  lastTaskClosedAt: r.last_task_closed_at?.getTime() ?? null,
+});
 
 const toState = (r: Row): AgentStateRow => ({
   agentId: r.agent_id,
@@ -205,24 +222,12 @@ const listParams = (tenant: string, f: AgentListFilter) => [
 /** A page of the tenant's committed agent states in agent-id order (a stable keyset cursor). */
 export async function listAgents(db: Queryable, tenant: string, f: AgentListFilter): Promise<AgentListRow[]> {
   const { rows } = await db.query(
-    `SELECT ${STATE_COLUMNS}, a.channels, a.created_at, s.prior_status, s.offline_by_window, s.last_reminder_at,
-            CASE WHEN s.status = 'ONLINE' THEN (SELECT max(t.updated_at) FROM tasks t
-              WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'closed') END AS last_task_closed_at
+    `SELECT ${STATE_COLUMNS}, ${DEADLINE_COLUMNS}
        FROM status_table s JOIN agents a USING (tenant, agent_id)
       ${LIST_PAGE}`,
     listParams(tenant, f),
   );
-  return rows.map((r) => ({
-    ...toState(r),
-    deadlineFacts: {
-      channels: r.channels,
-      priorStatus: r.prior_status,
-      offlineByWindow: r.offline_by_window,
-      lastReminderAt: r.last_reminder_at?.getTime() ?? null,
-      createdAt: r.created_at.getTime(),
-      lastTaskClosedAt: r.last_task_closed_at?.getTime() ?? null,
-    },
-  }));
+  return rows.map((r) => ({ ...toState(r), deadlineFacts: toDeadlineFacts(r) }));
 }
 
 /**
@@ -379,12 +384,7 @@ export async function listDeadlineFacts(
   limit: number,
 ): Promise<(AgentListRow & { held: boolean })[]> {
   const { rows } = await db.query(
-    `SELECT s.agent_id, s.tenant, a.display_name, a.business_line, s.status, s.status_code, s.cause, s.since,
-            s.version, s.last_action_at, a.skill_groups, a.channels, a.created_at, s.prior_status,
-            s.offline_by_window, s.last_reminder_at,
-            (SELECT count(*)::int FROM tasks t WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'open') AS task_count,
-            CASE WHEN s.status = 'ONLINE' THEN (SELECT max(t.updated_at) FROM tasks t
-              WHERE t.tenant = s.tenant AND t.agent_id = s.agent_id AND t.state = 'closed') END AS last_task_closed_at,
+    `SELECT ${STATE_CORE_COLUMNS}, ${DEADLINE_COLUMNS},
             EXISTS (SELECT 1 FROM held_candidates hc WHERE hc.tenant = s.tenant AND hc.agent_id = s.agent_id
                       AND hc.resolved_at IS NULL) AS held
        FROM status_table s JOIN agents a USING (tenant, agent_id)
@@ -395,13 +395,6 @@ export async function listDeadlineFacts(
   return rows.map((r) => ({
     ...toState({ ...r, device_sessions: [] }),
     held: r.held,
-    deadlineFacts: {
-      channels: r.channels,
-      priorStatus: r.prior_status,
-      offlineByWindow: r.offline_by_window,
-      lastReminderAt: r.last_reminder_at?.getTime() ?? null,
-      createdAt: r.created_at.getTime(),
-      lastTaskClosedAt: r.last_task_closed_at?.getTime() ?? null,
-    },
+    deadlineFacts: toDeadlineFacts(r),
   }));
 }
