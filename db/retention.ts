@@ -74,13 +74,22 @@ export async function applyRetention(
     }
   }
 
-  /** Rows found by a time index, all of them deletable: `DELETE … WHERE ctid IN (… LIMIT batch)`. */
-  const byAge = (table: RetentionTable, sql: string, ageSec: number) =>
-    loop(table, async () => {
+  /**
+   * Rows of `t.table` whose `t.age` column is older than `ageSec`, found by a time index, all of
+   * them deletable: `DELETE … WHERE ctid IN (… LIMIT batch)`. `t.also`: a further condition, checked
+   * again with the age on the row under its lock (something may have changed it since the batch was chosen).
+   */
+  const byAge = (name: RetentionTable, t: { table: string; age: string; also?: string }, ageSec: number) => {
+    const old = `${t.age} < now() - make_interval(secs => $1)`;
+    const where = t.also ? `${t.also} AND ${old}` : old;
+    const sql = `DELETE FROM ${t.table} WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM ${t.table} WHERE ${where} LIMIT $2))${t.also ? `\n        AND ${where}` : ''}`;
+    return loop(name, async () => {
       const r = await db.query(sql, [ageSec, p.batch]);
       const n = r.rowCount ?? 0;
       return { n, done: n < p.batch };
     });
+  };
 
   /**
    * Rows some of which must stay (keep conditions in `eligible`): walk the id range once, in key
@@ -139,46 +148,15 @@ export async function applyRetention(
       ageSec: p.statusLogDays * DAY,
       eligible: `EXISTS (SELECT 1 FROM unified_work_status_log n WHERE n.tenant = x.tenant AND n.agent_id = x.agent_id AND n.version > x.version)`,
     }),
-    await byAge(
-      'feed',
-      `DELETE FROM status_feed WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM status_feed WHERE committed_at < now() - make_interval(secs => $1) LIMIT $2))`,
-      p.feedDays * DAY,
-    ),
-    await byAge(
-      'push',
-      `DELETE FROM push_messages WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM push_messages WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))`,
-      p.pushMinutes * 60,
-    ),
-    await byAge(
-      'dedupe',
-      `DELETE FROM event_dedupe WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM event_dedupe WHERE received_at < now() - make_interval(secs => $1) LIMIT $2))`,
-      p.dedupeHours * 3600,
-    ),
+    await byAge('feed', { table: 'status_feed', age: 'committed_at' }, p.feedDays * DAY),
+    await byAge('push', { table: 'push_messages', age: 'created_at' }, p.pushMinutes * 60),
+    await byAge('dedupe', { table: 'event_dedupe', age: 'received_at' }, p.dedupeHours * 3600),
     // A closed task re-checked under its lock: an event may have reopened it since the batch was chosen.
-    await byAge(
-      'closedTasks',
-      `DELETE FROM tasks WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM tasks WHERE state = 'closed' AND updated_at < now() - make_interval(secs => $1) LIMIT $2))
-        AND state = 'closed' AND updated_at < now() - make_interval(secs => $1)`,
-      p.closedTaskDays * DAY,
-    ),
+    await byAge('closedTasks', { table: 'tasks', age: 'updated_at', also: "state = 'closed'" }, p.closedTaskDays * DAY),
     // Windows held while input was degraded, once resolved: as long as the status log.
-    await byAge(
-      'heldWindows',
-      `DELETE FROM held_candidates WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM held_candidates WHERE resolved_at < now() - make_interval(secs => $1) LIMIT $2))`,
-      p.statusLogDays * DAY,
-    ),
+    await byAge('heldWindows', { table: 'held_candidates', age: 'resolved_at' }, p.statusLogDays * DAY),
     // Fleet mode's recovery log (README "Fleet mode"): as long as the status log.
-    await byAge(
-      'recoverySteps',
-      `DELETE FROM fleet_recovery_steps WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM fleet_recovery_steps WHERE at < now() - make_interval(secs => $1) LIMIT $2))`,
-      p.statusLogDays * DAY,
-    ),
+    await byAge('recoverySteps', { table: 'fleet_recovery_steps', age: 'at' }, p.statusLogDays * DAY),
     // The activity record: whole days (partitions) older than its retention.
     await loop('recordDays', async () => ({ n: await dropRecordBefore(db, p.activityDays), done: true })),
   ];
