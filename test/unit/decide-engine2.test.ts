@@ -1,7 +1,8 @@
 // Engine 2 (facts first), where it decides differently from engine 1 (decide.test.ts).
 import { describe, expect, it } from 'vitest';
 import { decide, initialState, nextDeadline } from '../../workflows/decide.ts';
-import { DEFAULT_RULE, type AgentEvent, type AgentState, type Facts } from '../../workflows/model.ts';
+import { DEFAULT_RULE, type AgentEvent, type AgentState } from '../../workflows/model.ts';
+import { factsOf as facts } from './hcm-stand-in.ts';
 
 const T0 = 1_763_900_000_000;
 const MIN = 60_000;
@@ -14,17 +15,6 @@ const ev = (type: number, receivedAt: number, extra: Partial<AgentEvent> = {}): 
   ...extra,
 });
 const start = (): AgentState => initialState('t', 'a', T0, DEFAULT_RULE, 2);
-const facts = (s: AgentState, f: Partial<Facts> = {}): Facts => ({
-  status: s.status,
-  cause: s.cause,
-  since: s.since,
-  version: s.version,
-  priorStatus: s.priorStatus,
-  offlineByWindow: s.offlineByWindow,
-  taskCount: s.taskCount,
-  rule: s.rule,
-  ...f,
-});
 
 describe('engine 2: windows from the gateway clock and HCM facts', () => {
   it('measures windows from receipt time, never from the client ts', () => {

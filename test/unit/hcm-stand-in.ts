@@ -1,4 +1,4 @@
-import type { AgentState, Candidate, Input } from '../../workflows/model.ts';
+import type { AgentState, Candidate, Facts, Input } from '../../workflows/model.ts';
 
 /** HCM stand-in that commits every candidate as proposed. */
 export function commitReply(state: AgentState, c: Candidate): Input {
@@ -21,3 +21,16 @@ export function commitReply(state: AgentState, c: Candidate): Input {
     },
   };
 }
+
+/** HCM's facts as the workflow's state has them, with `f` on top (what a reply re-reads). */
+export const factsOf = (s: AgentState, f: Partial<Facts> = {}): Facts => ({
+  status: s.status,
+  cause: s.cause,
+  since: s.since,
+  version: s.version,
+  priorStatus: s.priorStatus,
+  offlineByWindow: s.offlineByWindow,
+  taskCount: s.taskCount,
+  rule: s.rule,
+  ...f,
+});

@@ -7,6 +7,7 @@ import { holdOf, INPUT_THRESHOLDS, type ScopeHealth } from '../../db/input-healt
 import { FRESH_SCOPE, judge, type JudgeState } from '../../gateway/input-judge.ts';
 import { decide, initialState, nextDeadline } from '../../workflows/decide.ts';
 import { DEFAULT_RULE, type AgentState, type Candidate, type Facts } from '../../workflows/model.ts';
+import { factsOf } from './hcm-stand-in.ts';
 
 const T = { ...INPUT_THRESHOLDS, minConnected: 2, minBaselineActions: 10, baselineSec: 100 };
 const WINDOW = 60;
@@ -119,18 +120,7 @@ describe('which verdict holds', () => {
 describe('a held window in the workflow (engine 2)', () => {
   const T0 = 1_763_900_000_000;
   const MIN = 60_000;
-  const facts = (s: AgentState, f: Partial<Facts> = {}): Facts => ({
-    status: s.status,
-    cause: s.cause,
-    since: s.since,
-    version: s.version,
-    priorStatus: s.priorStatus,
-    offlineByWindow: s.offlineByWindow,
-    taskCount: s.taskCount,
-    rule: s.rule,
-    lastActionAt: s.lastActionAt,
-    ...f,
-  });
+  const facts = (s: AgentState, f: Partial<Facts> = {}): Facts => factsOf(s, { lastActionAt: s.lastActionAt, ...f });
   const start = () => ({ ...initialState('t', 'a', T0, DEFAULT_RULE, 2), taskCount: 1 });
 
   it('comes due again when the hold ends, and any other answer ends the hold', () => {
