@@ -1,4 +1,5 @@
 // Shared by integration tests: clients to the global Postgres and Temporal, and a real worker.
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -96,6 +97,29 @@ export async function createHarness(name: string): Promise<Harness> {
       await pool.end();
     },
   };
+}
+
+/**
+ * With VIGIL_RECORD_HISTORIES=1 (README "Tests", replay): writes a workflow's history, as
+ * `temporal workflow show -o json` prints it, to test/histories/<file>.json for replay.test.ts.
+ * The run `runId`, or the latest. Does nothing without the variable.
+ */
+export async function recordHistory(workflowId: string, file: string, runId?: string): Promise<void> {
+  if (!process.env.VIGIL_RECORD_HISTORIES) return;
+  const dir = new URL('./histories/', import.meta.url);
+  await fs.mkdir(dir, { recursive: true });
+  const json = execFileSync(inject('temporalCli'), [
+    'workflow',
+    'show',
+    '--address',
+    inject('temporalAddress'),
+    '--workflow-id',
+    workflowId,
+    ...(runId ? ['--run-id', runId] : []),
+    '--output',
+    'json',
+  ]);
+  await fs.writeFile(new URL(`${file}.json`, dir), json);
 }
 
 /** Windows long enough that nothing changes by itself while a test looks (an hour to IDLE and to the reminder). */

@@ -1,13 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { setAgentStatus, signalAgent } from '../../workflows/client.ts';
 import { agentWorkflowId, setStatusUpdate } from '../../workflows/contract.ts';
 import { recordEvents } from '../../db/intake.ts';
-import { createHarness, eventually, setRule, type Harness, type RunningWorker } from '../harness.ts';
+import { createHarness, eventually, recordHistory, setRule, type Harness, type RunningWorker } from '../harness.ts';
 import { assertChain, committedStatus, deliver, ev, live, statusLog, waitForStatus } from './agent-helpers.ts';
 
 // Windows of a few seconds instead of minutes: same code paths, configured by rule.
@@ -41,24 +38,7 @@ describe('agent workflow on real Temporal and real Postgres', () => {
   });
   afterAll(async () => {
     // VIGIL_RECORD_HISTORIES=1 npm test: refresh the histories that replay.test.ts replays.
-    if (process.env.VIGIL_RECORD_HISTORIES) {
-      const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'histories');
-      await fs.mkdir(dir, { recursive: true });
-      for (const [file, agent, runId] of recorded) {
-        const json = execFileSync(inject('temporalCli'), [
-          'workflow',
-          'show',
-          '--address',
-          inject('temporalAddress'),
-          '--workflow-id',
-          agentWorkflowId(h.tenant, agent),
-          ...(runId ? ['--run-id', runId] : []),
-          '--output',
-          'json',
-        ]);
-        await fs.writeFile(path.join(dir, `${file}.json`), json);
-      }
-    }
+    for (const [file, agent, runId] of recorded) await recordHistory(agentWorkflowId(h.tenant, agent), file, runId);
     await h?.close();
   });
 

@@ -2,18 +2,14 @@
 // regions against the same Postgres and Temporal, agents mid-window, a business line switched east →
 // west through the admin API. Every window is committed exactly once, after the switch by the new
 // owner, and the timeline shows the switch. Real gateway app (inject), Postgres and Temporal.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { switchRegions } from '../../db/agents.ts';
 import { signToken, type Role } from '../../platform/auth.ts';
 import { signalAgent } from '../../workflows/client.ts';
 import { agentWorkflowId } from '../../workflows/contract.ts';
 import { agentTaskQueue, type Routing } from '../../workflows/routing.ts';
-import { createHarness, eventually, setRule, type Harness } from '../harness.ts';
+import { createHarness, eventually, recordHistory, setRule, type Harness } from '../harness.ts';
 import { assertChain, live, statusLog, type LogRow } from './agent-helpers.ts';
 import { harnessGateway } from './gateway-helpers.ts';
 
@@ -79,24 +75,7 @@ describe('region ownership switch', () => {
   /** Runs that moved, kept for replay.test.ts with VIGIL_RECORD_HISTORIES=1 (like the engine tests'). */
   const recorded: [file: string, agentId: string, runId: string][] = [];
   afterAll(async () => {
-    if (process.env.VIGIL_RECORD_HISTORIES) {
-      const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'histories');
-      for (const [file, agentId, runId] of recorded) {
-        const json = execFileSync(inject('temporalCli'), [
-          'workflow',
-          'show',
-          '--address',
-          inject('temporalAddress'),
-          '--workflow-id',
-          agentWorkflowId(h.tenant, agentId),
-          '--run-id',
-          runId,
-          '--output',
-          'json',
-        ]);
-        await fs.writeFile(path.join(dir, `${file}.json`), json);
-      }
-    }
+    for (const [file, agentId, runId] of recorded) await recordHistory(agentWorkflowId(h.tenant, agentId), file, runId);
     await app?.close();
     await h?.close();
   });

@@ -1,7 +1,5 @@
 // Agent workflows run forever: a workflow started by engine-1 code must keep working when the worker
 // is upgraded, and take the facts-first engine at its next live task (README "Upgrading").
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
@@ -9,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { recordEvents } from '../../db/intake.ts';
 import { WORKFLOWS_PATH, createAgentWorker } from '../../workers/agent-worker.ts';
 import { agentWorkflowId } from '../../workflows/contract.ts';
-import { createHarness, eventually, setRule, type Harness } from '../harness.ts';
+import { createHarness, eventually, recordHistory, setRule, type Harness } from '../harness.ts';
 import { deliver, ev, live, statusLog, waitForStatus } from './agent-helpers.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -98,19 +96,7 @@ describe('upgrading a running agent workflow from engine 1 to the facts-first en
       expect(failed).toEqual([]);
       expect(history.events?.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toBe(true);
       // VIGIL_RECORD_HISTORIES=1: kept for replay.test.ts, like the engine tests' histories.
-      if (process.env.VIGIL_RECORD_HISTORIES) {
-        const json = execFileSync(inject('temporalCli'), [
-          'workflow',
-          'show',
-          '--address',
-          inject('temporalAddress'),
-          '--workflow-id',
-          id,
-          '--output',
-          'json',
-        ]);
-        await fs.writeFile(path.join(here, '..', 'histories', 'upgraded-engine-1-to-2.json'), json);
-      }
+      await recordHistory(id, 'upgraded-engine-1-to-2');
     } finally {
       await w.stop();
     }
